@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Child set-up.  rp__child_run executes in a child made by a fork-like clone
+ * of a possibly multi-threaded parent, so until spec->main runs it calls
+ * only async-signal-safe functions (prctl, sigaction, close_range, ...):
+ * no malloc, no stdio, no locks.
+ */
+#include "spawn.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "sys.h"
+
+static char current_name[RP_SPAWN_NAME_MAX] = "MainProcess";
+
+const char *rp__spawn_current_name(void)
+{
+	return current_name;
+}
+
+/*
+ * The parent-death signal is armed first, then the parent checked: had it
+ * died before prctl, the check sees the reaper instead and we leave; had it
+ * died after, the signal comes.  No window either way.
+ */
+static void tie_to_parent(pid_t parent)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(127);
+}
+
+/*
+ * Handlers the parent installed make no sense in the child (terminate()
+ * must end it with -15), so caught signals go back to their defaults, as
+ * across exec; ignored ones stay ignored.  Nothing stays blocked.
+ */
+static void reset_signals(bool restore_int_quit)
+{
+	sigset_t none;
+
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction sa;
+
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		if (sigaction(sig, NULL, &sa) < 0 || sa.sa_handler == SIG_IGN ||
+		    sa.sa_handler == SIG_DFL)
+			continue;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = SIG_DFL;
+		sigaction(sig, &sa, NULL);
+	}
+	if (restore_int_quit) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGQUIT, SIG_DFL);
+	}
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* "rp-" and as much of the name as fits in the 15 bytes of comm. */
+static void set_comm(const char *name)
+{
+	char comm[16] = "rp-";
+
+	strncpy(comm + 3, name, sizeof(comm) - 4);
+	prctl(PR_SET_NAME, comm, 0, 0, 0);
+}
+
+void rp__child_run(const struct rp__child_spec *spec)
+{
+	int status;
+
+	tie_to_parent(spec->parent);
+	reset_signals(spec->restore_int_quit);
+	if (rp__sys_close_fds_except(3, spec->keep_fds, spec->nkeep) < 0)
+		_exit(127);
+	memcpy(current_name, spec->name, sizeof(current_name));
+	current_name[sizeof(current_name) - 1] = '\0';
+	set_comm(current_name);
+	if (spec->pin && sched_setaffinity(0, sizeof(spec->cpus), &spec->cpus) < 0)
+		_exit(127);
+
+	status = spec->main(spec->payload, spec->payload_len);
+
+	/* The child's own buffered output; the parent's was flushed before
+	 * the clone, so nothing is written twice.  _exit: the parent's atexit
+	 * handlers are not the child's. */
+	fflush(NULL);
+	_exit(status & 0xff);
+}
+
+int rp__spawn_direct(const struct rp__child_spec *spec, pid_t *ret_pid,
+		     int *ret_pidfd)
+{
+	int pidfd = -1;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = rp__sys_clone(0, 0, &pidfd);
+	if (pid < 0)
+		return pid;
+	if (pid == 0)
+		rp__child_run(spec);
+	*ret_pid = pid;
+	*ret_pidfd = pidfd;
+	return 0;
+}
