@@ -51,9 +51,16 @@ extern "C" {
 	X(CORRUPT, "shared memory failed validation")                          \
 	X(END, "the iteration has no more items")
 
+/* Positions in RP_ERRORS, from which the codes count down from -4096. */
+enum rp_error_index_ {
+#define RP_ERROR_INDEX_(name, text) RP_ERRIDX_##name,
+	RP_ERRORS(RP_ERROR_INDEX_)
+#undef RP_ERROR_INDEX_
+	RP_NERRORS_
+};
+
 enum rp_error_code {
-	RP_ERROR_BASE_ = -4096,
-#define RP_ERROR_ENUM_(name, text) RP_E##name,
+#define RP_ERROR_ENUM_(name, text) RP_E##name = -4096 - RP_ERRIDX_##name,
 	RP_ERRORS(RP_ERROR_ENUM_)
 #undef RP_ERROR_ENUM_
 };

@@ -24,9 +24,9 @@ static const struct rp_code_text rp_codes[] = {
 /* The table entry for one of the library's codes, or NULL. */
 static const struct rp_code_text *library_code(int code)
 {
-	int i = code - (RP_ERROR_BASE_ + 1);
+	int i = -4096 - code;
 
-	if (i < 0 || i >= RP_NCODES)
+	if (code > -4096 || i >= RP_NCODES)
 		return NULL;
 	return &rp_codes[i];
 }

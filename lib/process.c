@@ -190,6 +190,8 @@ static void join_children_at_exit(void)
 	pthread_mutex_lock(&g.zygote_lock);
 	if (g.zygote && rp__zygote_owner(g.zygote) == getpid())
 		rp__zygote_stop(g.zygote);
+	else
+		rp__zygote_forget(g.zygote);
 	g.zygote = NULL;
 	pthread_mutex_unlock(&g.zygote_lock);
 }
@@ -207,10 +209,15 @@ static int process_trampoline(void *payload, size_t len)
 	rp_process_fn target;
 	size_t arg_len = len - sizeof(head);
 
+	int status;
+
 	reset_locks_in_child();
 	memcpy(&head, payload, sizeof(head));
 	target = (rp_process_fn)(uintptr_t)head.target;
-	return target(arg_len ? (char *)payload + sizeof(head) : NULL, arg_len);
+	status = target(arg_len ? (char *)payload + sizeof(head) : NULL, arg_len);
+	/* As Python after run(): this child's own children are dealt with. */
+	join_children_at_exit();
+	return status;
 }
 
 static int spawn_with_zygote(const struct rp__child_spec *spec, pid_t *ret_pid,
@@ -220,8 +227,10 @@ static int spawn_with_zygote(const struct rp__child_spec *spec, pid_t *ret_pid,
 
 	pthread_mutex_lock(&g.zygote_lock);
 	for (int attempt = 0; attempt < 2; attempt++) {
-		if (g.zygote && rp__zygote_owner(g.zygote) != getpid())
-			g.zygote = NULL; /* our parent's, inherited */
+		if (g.zygote && rp__zygote_owner(g.zygote) != getpid()) {
+			rp__zygote_forget(g.zygote); /* our parent's, inherited */
+			g.zygote = NULL;
+		}
 		if (!g.zygote)
 			err = rp__zygote_start(NULL, 0, &g.zygote);
 		if (err < 0)

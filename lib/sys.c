@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -134,10 +135,15 @@ pid_t rp__sys_fork(int *ret_pidfd)
 
 int rp__sys_pidfd_send_signal(int pidfd, pid_t pid, int sig)
 {
-	if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) == 0)
-		return 0;
-	if (errno != ENOSYS)
-		return -errno;
+	static _Atomic bool missing;
+
+	if (!atomic_load_explicit(&missing, memory_order_relaxed)) {
+		if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) == 0)
+			return 0;
+		if (errno != ENOSYS)
+			return -errno;
+		atomic_store_explicit(&missing, true, memory_order_relaxed);
+	}
 	/* Where pidfd_send_signal is unknown (valgrind), kill() is as safe
 	 * for a child we have not reaped: its pid cannot be reused yet. */
 	return kill(pid, sig) < 0 ? -errno : 0;

@@ -188,7 +188,8 @@ __attribute__((noreturn)) static void zygote_main(int sock, pid_t owner,
 	struct rp__child_spec base;
 
 	memset(&base, 0, sizeof(base));
-	memcpy(base.keep_fds, keep, sizeof(int) * (size_t)nkeep);
+	if (nkeep)
+		memcpy(base.keep_fds, keep, sizeof(int) * (size_t)nkeep);
 	base.nkeep = nkeep;
 	base.parent = owner;
 	base.restore_int_quit = true;
@@ -201,7 +202,8 @@ __attribute__((noreturn)) static void zygote_main(int sock, pid_t owner,
 	{
 		int keep_all[RP_SPAWN_MAX_KEEP + 1];
 
-		memcpy(keep_all, keep, sizeof(int) * (size_t)nkeep);
+		if (nkeep)
+			memcpy(keep_all, keep, sizeof(int) * (size_t)nkeep);
 		keep_all[nkeep] = sock;
 		if (rp__sys_close_fds_except(3, keep_all, nkeep + 1) < 0)
 			_exit(127);
@@ -297,6 +299,13 @@ int rp__zygote_spawn(struct rp__zygote *z, const struct rp__child_spec *spec,
 pid_t rp__zygote_owner(const struct rp__zygote *z)
 {
 	return z->owner;
+}
+
+void rp__zygote_forget(struct rp__zygote *z)
+{
+	/* Its fds were closed when this child was set up; the mutex may be
+	 * a copy of one held by another thread, so it is not touched. */
+	free(z);
 }
 
 void rp__zygote_stop(struct rp__zygote *z)

@@ -42,4 +42,10 @@ pid_t rp__zygote_owner(const struct rp__zygote *z);
  */
 void rp__zygote_stop(struct rp__zygote *z);
 
+/*
+ * rp__zygote_forget - in a child that inherited its parent's zygote record:
+ * release the memory only (the zygote is the parent's).  NULL-safe.
+ */
+void rp__zygote_forget(struct rp__zygote *z);
+
 #endif
