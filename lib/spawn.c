@@ -82,7 +82,10 @@ void rp__child_run(const struct rp__child_spec *spec)
 		_exit(127);
 	memcpy(current_name, spec->name, sizeof(current_name));
 	current_name[sizeof(current_name) - 1] = '\0';
-	set_comm(current_name);
+	if (spec->comm[0])
+		prctl(PR_SET_NAME, spec->comm, 0, 0, 0);
+	else
+		set_comm(current_name);
 	if (spec->pin && sched_setaffinity(0, sizeof(spec->cpus), &spec->cpus) < 0)
 		_exit(127);
 

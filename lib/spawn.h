@@ -23,6 +23,7 @@ struct rp__child_spec {
 	void *payload;              /* the child's own copy */
 	size_t payload_len;
 	char name[RP_SPAWN_NAME_MAX]; /* rp_current_process_name() in the child */
+	char comm[16];              /* the name in ps; "" for "rp-" + name */
 	bool pin;
 	cpu_set_t cpus;
 	int keep_fds[RP_SPAWN_MAX_KEEP]; /* besides 0, 1 and 2 */

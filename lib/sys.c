@@ -2,6 +2,7 @@
 #include "sys.h"
 
 #include <errno.h>
+#include <linux/futex.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>
@@ -217,4 +218,29 @@ int rp__sys_wait_readable(int fd, int64_t timeout_ns)
 		if (errno != EINTR)
 			return -errno;
 	}
+}
+
+int rp__sys_futex_wait_private(_Atomic uint32_t *word, uint32_t val,
+			       int64_t deadline)
+{
+	struct timespec ts, *tsp = NULL;
+
+	if (deadline >= 0) {
+		ts.tv_sec = deadline / 1000000000;
+		ts.tv_nsec = deadline % 1000000000;
+		tsp = &ts;
+	}
+	/* FUTEX_WAIT_BITSET takes an absolute time, unlike FUTEX_WAIT. */
+	if (syscall(SYS_futex, word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG,
+		    val, tsp, NULL, FUTEX_BITSET_MATCH_ANY) == 0)
+		return 0;
+	if (errno == EAGAIN)
+		return 0;
+	return -errno;
+}
+
+void rp__sys_futex_wake_private(_Atomic uint32_t *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, INT32_MAX,
+		NULL, NULL, 0);
 }

@@ -62,6 +62,15 @@ int rp__sys_close_fds_except(int first, const int *keep, int nkeep);
  */
 int rp__sys_wait_readable(int fd, int64_t timeout_ns);
 
+/*
+ * In-process futex on a 32-bit word: wait while *word == val, until the
+ * absolute CLOCK_MONOTONIC deadline (negative: none).  Returns 0 (woken or
+ * the value changed), -ETIMEDOUT, -EINTR.
+ */
+int rp__sys_futex_wait_private(_Atomic uint32_t *word, uint32_t val,
+			       int64_t deadline);
+void rp__sys_futex_wake_private(_Atomic uint32_t *word);
+
 static inline int64_t rp__now_ns(void)
 {
 	struct timespec ts;

@@ -35,6 +35,7 @@ struct zygote_request {
 	uint64_t main;        /* rp__child_main_fn, valid in the zygote's image */
 	uint64_t payload_len;
 	char name[RP_SPAWN_NAME_MAX];
+	char comm[16];
 	uint8_t pin;
 	cpu_set_t cpus;
 };
@@ -157,6 +158,8 @@ static int serve_one(int sock, const struct rp__child_spec *base)
 	spec.main = (rp__child_main_fn)(uintptr_t)req.main;
 	spec.payload_len = req.payload_len;
 	memcpy(spec.name, req.name, sizeof(spec.name));
+	memcpy(spec.comm, req.comm, sizeof(spec.comm));
+	spec.comm[sizeof(spec.comm) - 1] = '\0';
 	spec.pin = req.pin;
 	spec.cpus = req.cpus;
 	spec.payload = req.payload_len ? malloc(req.payload_len) : NULL;
@@ -267,6 +270,7 @@ static int send_request(int sock, const struct rp__child_spec *spec)
 	req.main = (uint64_t)(uintptr_t)spec->main;
 	req.payload_len = spec->payload_len;
 	memcpy(req.name, spec->name, sizeof(req.name));
+	memcpy(req.comm, spec->comm, sizeof(req.comm));
 	req.pin = spec->pin;
 	req.cpus = spec->cpus;
 	err = write_all(sock, &req, sizeof(req));
