@@ -22,7 +22,7 @@ def count_log(path):
                 continue
             t = json.loads(line)
             p = fl = s = 0
-            for out in (t.get('stdo') or '').splitlines():
+            for out in (t.get('stdout') or '').splitlines():
                 m = CASE.match(out.strip())
                 if not m:
                     continue
