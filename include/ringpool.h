@@ -49,7 +49,8 @@ extern "C" {
 	X(CANCELED, "the task was cancelled")                                  \
 	X(BROKEN, "the pool is broken: too many worker failures")              \
 	X(CORRUPT, "shared memory failed validation")                          \
-	X(END, "the iteration has no more items")
+	X(END, "the iteration has no more items")                              \
+	X(INIT, "the pool's initializer failed")
 
 /* Positions in RP_ERRORS, from which the codes count down from -4096. */
 enum rp_error_index_ {
@@ -228,6 +229,342 @@ RP_API int rp_cpu_count(void);
  * current_process().name.  Static storage; thread-safe.
  */
 RP_API const char *rp_current_process_name(void);
+
+
+/* ------------------------------------------------------------------------ */
+/* Tasks                                                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct rp_pool rp_pool_t;
+typedef struct rp_result rp_result_t;
+typedef struct rp_iter rp_iter_t;
+typedef struct rp_task_ctx rp_task_ctx_t;
+
+#define RP_ERROR_MESSAGE_MAX 256
+
+/*
+ * Why a task or call failed: plain data, never code (Python's exception and
+ * RemoteTraceback).
+ */
+struct rp_error {
+	int code;          /* RP_ETASK (the task returned non-zero),
+			    * RP_EWORKER_DIED, RP_ETERMINATED, RP_ECANCELED,
+			    * RP_ECORRUPT, RP_EINIT, ... */
+	int task_code;     /* RP_ETASK, RP_EINIT: what the task returned */
+	int64_t index;     /* map and imap: the failing item's input index;
+			    * -1 otherwise */
+	pid_t worker_pid;  /* the worker involved, 0 if none */
+	int signal;        /* RP_EWORKER_DIED: the signal that killed it */
+	int exit_status;   /* RP_EWORKER_DIED: its exit status if it exited */
+	char message[RP_ERROR_MESSAGE_MAX]; /* the task's message, or ours */
+};
+
+/*
+ * A task, run in a worker process.  arg holds arg_len argument bytes (for
+ * map and imap: one item), copied from the caller; res is where the result
+ * goes, res_cap bytes that the caller declared, in shared memory (no further
+ * copy in the worker).  Return 0 for success.  Any other value fails the
+ * task with that value as rp_error.task_code (Python's raise);
+ * rp_task_fail() adds a message.
+ */
+typedef int (*rp_task_fn)(const void *arg, size_t arg_len, void *res,
+			  size_t res_cap, rp_task_ctx_t *ctx);
+
+/*
+ * An initializer, run once in every worker (respawned ones included) before
+ * its first task.  Non-zero fails it; rp_task_fail() adds a message.
+ */
+typedef int (*rp_init_fn)(const void *arg, size_t arg_len,
+			  rp_task_ctx_t *ctx);
+
+/*
+ * rp_task_fail - inside a task or initializer: record a message for the
+ * failure and return code, so that `return rp_task_fail(ctx, 2, "...");`
+ * fails the task with code 2.  code 0 is turned into 1: a failure is never
+ * mistaken for success.  The message is cut at RP_ERROR_MESSAGE_MAX - 1.
+ */
+RP_API int rp_task_fail(rp_task_ctx_t *ctx, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * rp_task_set_result_len - inside an apply task: the result is len bytes,
+ * fewer than res_cap.  len > res_cap is ignored (the result stays res_cap).
+ */
+RP_API void rp_task_set_result_len(rp_task_ctx_t *ctx, size_t len);
+
+/* rp_task_index - the item's input index (map, imap), or -1 (apply). */
+RP_API int64_t rp_task_index(const rp_task_ctx_t *ctx);
+
+/* rp_task_worker - the worker's number, 0 .. nworkers - 1. */
+RP_API int rp_task_worker(const rp_task_ctx_t *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Pool (Python multiprocessing.Pool)                                       */
+/* ------------------------------------------------------------------------ */
+
+struct rp_pool_opts {
+	unsigned nworkers;           /* 0: rp_cpu_count() */
+	rp_init_fn initializer;      /* optional */
+	const void *initarg;         /* copied */
+	size_t initarg_len;
+	unsigned max_tasks_per_worker; /* 0: no limit (maxtasksperchild) */
+	enum rp_start_method start_method; /* default: forkserver */
+	bool no_pinning;             /* default: worker i on the i-th CPU */
+	size_t ring_bytes;           /* each task and result ring: a power of
+				      * two, 4 KiB .. 1 GiB; 0: 256 KiB */
+	int64_t terminate_grace_ns;  /* SIGTERM to SIGKILL; 0: 1 s */
+	struct rp_error *init_error; /* optional: filled if the initializer
+				      * fails */
+};
+
+/*
+ * rp_pool_create - start a pool of worker processes.
+ * Python: Pool(processes, initializer, initargs, maxtasksperchild).
+ * Each worker gets a private pair of shared-memory rings (tasks in,
+ * results out) and, unless no_pinning, worker i is pinned to the i-th CPU
+ * this process may use (modulo their number).  The call returns once every
+ * worker ran its initializer: an initializer that fails makes the call
+ * fail with RP_EINIT (details in opts->init_error), never a respawn loop.
+ * Returns 0 and *ret_pool, -EINVAL (NULL, ring_bytes not a power of two in
+ * range, initarg NULL with a length, bad start method), RP_EINIT, -ENOMEM,
+ * or the errno of a failed clone.
+ */
+RP_API int rp_pool_create(const struct rp_pool_opts *opts,
+			  rp_pool_t **ret_pool);
+
+/* rp_pool_size - the number of workers, or -EINVAL. */
+RP_API int rp_pool_size(const rp_pool_t *pool);
+
+/*
+ * rp_pool_close - accept no new task (later submits fail with RP_ECLOSED);
+ * queued and running tasks finish.  Returns at once.  Python: close().
+ * Returns 0, -EINVAL (NULL), -EALREADY (already closed or terminated).
+ */
+RP_API int rp_pool_close(rp_pool_t *pool);
+
+/*
+ * rp_pool_terminate - stop every worker now: SIGTERM, then SIGKILL after the
+ * grace period.  Every unfinished result completes with RP_ETERMINATED
+ * (callbacks still run once).  Python: terminate().  Returns 0, -EINVAL,
+ * -EALREADY (already terminated).  Blocks until the workers are gone.
+ */
+RP_API int rp_pool_terminate(rp_pool_t *pool);
+
+/*
+ * rp_pool_join - wait until every worker has exited and been reaped, and
+ * every result and callback is done.  Only after close or terminate.
+ * Python: join().  Returns 0, -ETIMEDOUT, -EINVAL (NULL, bad timeout, pool
+ * neither closed nor terminated).
+ */
+RP_API int rp_pool_join(rp_pool_t *pool, int64_t timeout_ns);
+
+/*
+ * rp_pool_destroy - terminate, join and free: the `with Pool() as p:` exit.
+ * NULL-safe; safe on a closed, terminated or joined pool.  Leaves no child,
+ * fd or mapping.  Results not yet freed stay readable until rp_result_free.
+ * Must not race with other calls on the pool.
+ */
+RP_API void rp_pool_destroy(rp_pool_t *pool);
+
+/* ------------------------------------------------------------------------ */
+/* Submitting work                                                          */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Callbacks run in the owner's process on the pool's callback thread: one
+ * at a time for a pool, exactly once per async call (callback on success,
+ * error_callback on failure; neither if both are NULL).  res is valid during
+ * the call even if its owner freed it.  A callback may submit new tasks.
+ * A slow callback delays other callbacks, never the completion of results.
+ */
+typedef void (*rp_callback_fn)(rp_result_t *res, void *user);
+
+struct rp_submit_opts {
+	rp_callback_fn callback;
+	rp_callback_fn error_callback;
+	void *user;
+};
+
+/* chunksize 0: CPython's default, ceil(n / (4 * nworkers)). */
+#define RP_CHUNKSIZE_AUTO 0
+
+/*
+ * rp_apply - run fn(arg) in a worker and wait.  Python: apply().
+ * The result (at most res_cap bytes) is copied to res and its length to
+ * *ret_len (optional).  Returns 0, the failure's code (RP_ETASK,
+ * RP_EWORKER_DIED, RP_ETERMINATED; *ret_error filled if non-NULL),
+ * RP_ECLOSED, -EINVAL (NULL pool or fn, arg NULL with arg_len, res NULL with
+ * res_cap), -ENOMEM.  Any thread.
+ */
+RP_API int rp_apply(rp_pool_t *pool, rp_task_fn fn, const void *arg,
+		    size_t arg_len, void *res, size_t res_cap, size_t *ret_len,
+		    struct rp_error *ret_error);
+
+/*
+ * rp_apply_async - submit fn(arg) and return at once.  Python:
+ * apply_async().  The result holds up to res_cap bytes.  opts may be NULL.
+ * Returns 0 and *ret_res (free it with rp_result_free), RP_ECLOSED,
+ * -EINVAL, -ENOMEM.  Any thread, callbacks included.
+ */
+RP_API int rp_apply_async(rp_pool_t *pool, rp_task_fn fn, const void *arg,
+			  size_t arg_len, size_t res_cap,
+			  const struct rp_submit_opts *opts,
+			  rp_result_t **ret_res);
+
+/*
+ * rp_map - fn over n items of item_size bytes each, results (result_size
+ * bytes each) written to results[] in input order; blocks until all are
+ * done.  Python: map().  Items travel in chunks of chunksize (see
+ * RP_CHUNKSIZE_AUTO).  If any item fails the call fails with the first
+ * failure by input index (*ret_error), and results[] holds no promise.
+ *
+ * starmap: a C "tuple of arguments" is a struct; map over an array of them:
+ *
+ *	struct pair { double base; int exp; };
+ *	static int power(const void *a, size_t n, void *r, size_t rn,
+ *			 rp_task_ctx_t *ctx)
+ *	{
+ *		const struct pair *p = a;
+ *		*(double *)r = pow(p->base, p->exp);
+ *		return 0;
+ *	}
+ *	struct pair args[3] = { { 2, 10 }, { 3, 2 }, { 10, 3 } };
+ *	double out[3];
+ *	rp_map(pool, power, args, 3, sizeof(args[0]), out, sizeof(out[0]),
+ *	       RP_CHUNKSIZE_AUTO, NULL);          // out = 1024, 9, 1000
+ *
+ * Returns 0, a failure's code, RP_ECLOSED, -EINVAL (NULL pool or fn, items
+ * or results NULL with n > 0, item_size 0), -EOVERFLOW (n * size overflows),
+ * -ENOMEM.
+ */
+RP_API int rp_map(rp_pool_t *pool, rp_task_fn fn, const void *items, size_t n,
+		  size_t item_size, void *results, size_t result_size,
+		  size_t chunksize, struct rp_error *ret_error);
+
+/*
+ * rp_map_async - rp_map without waiting.  Python: map_async().  The result's
+ * value is the whole array of n results in input order; its callback runs
+ * once, for the whole batch.  Returns as rp_apply_async.
+ */
+RP_API int rp_map_async(rp_pool_t *pool, rp_task_fn fn, const void *items,
+			size_t n, size_t item_size, size_t result_size,
+			size_t chunksize, const struct rp_submit_opts *opts,
+			rp_result_t **ret_res);
+
+/* ------------------------------------------------------------------------ */
+/* Results (Python AsyncResult)                                             */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * rp_result_get - wait up to timeout_ns for the result.  Python: get().
+ * Returns 0 with *ret_data and *ret_len (both optional; the bytes stay
+ * valid until rp_result_free), -ETIMEDOUT (the task keeps running), the
+ * failure's code (details: rp_result_error), -EINVAL (NULL, bad timeout,
+ * freed result).  Any thread; several may wait on one result.
+ */
+RP_API int rp_result_get(rp_result_t *res, int64_t timeout_ns,
+			 const void **ret_data, size_t *ret_len);
+
+/*
+ * rp_result_wait - wait up to timeout_ns for completion, success or not.
+ * Python: wait().  Returns 0, -ETIMEDOUT, -EINVAL.
+ */
+RP_API int rp_result_wait(rp_result_t *res, int64_t timeout_ns);
+
+/* rp_result_ready - 1 when complete (either way), 0 if not, -EINVAL. */
+RP_API int rp_result_ready(rp_result_t *res);
+
+/*
+ * rp_result_successful - 1 if it completed successfully, 0 if it failed,
+ * -EINVAL when not complete yet (Python's ValueError) or NULL.
+ */
+RP_API int rp_result_successful(rp_result_t *res);
+
+/*
+ * rp_result_error - why it failed, or NULL (not complete, or succeeded).
+ * Valid until rp_result_free.
+ */
+RP_API const struct rp_error *rp_result_error(rp_result_t *res);
+
+/*
+ * rp_result_cancel - cancel a task that has not started: it never runs and
+ * completes with RP_ECANCELED (its error callback runs).  Returns 0,
+ * -EBUSY (already running; force is for a later release and must be
+ * false), -EALREADY (complete), -EINVAL.  For map results, cancels the
+ * chunks that have not started; the result fails with RP_ECANCELED.
+ */
+RP_API int rp_result_cancel(rp_result_t *res, bool force);
+
+/*
+ * rp_result_free - release the caller's reference.  NULL-safe.  An
+ * unfinished result is detached: the task still runs, its callback still
+ * runs, its value is dropped.  A freed result given to any rp_result_ call
+ * is -EINVAL as long as its memory has not been reused for a newer result.
+ */
+RP_API void rp_result_free(rp_result_t *res);
+
+/* ------------------------------------------------------------------------ */
+/* Lazy iteration (Python imap, imap_unordered)                             */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A producer writes the next item (item_size bytes) and returns 1, returns
+ * 0 at the end of the input, or a negative code to stop with an error.  It
+ * is called on the thread that calls rp_iter_next (and once in rp_imap),
+ * never concurrently, and only when there is room for another item.
+ */
+typedef int (*rp_producer_fn)(void *user, void *item, size_t item_size);
+
+struct rp_input {
+	const void *items;        /* an array of n items ... */
+	size_t n;
+	rp_producer_fn producer;  /* ... or, if items is NULL, a producer */
+	void *user;
+	size_t item_size;
+};
+
+/* One yielded item; pointers valid until the next rp_iter_next/free. */
+struct rp_item {
+	size_t index;                 /* its input index */
+	const void *data;             /* result_size bytes; NULL if failed */
+	size_t len;
+	const struct rp_error *error;  /* NULL unless the item failed */
+};
+
+/*
+ * rp_imap - lazy map: items are pulled from in only as room frees up, so an
+ * unbounded producer runs in bounded memory: at most `window` items are
+ * pulled and not yet yielded, where window = max(1024, 4 * nworkers *
+ * chunksize) rounded up to a multiple of chunksize, lowered so that window
+ * * (item_size + result_size) stays within 64 MiB, but never below
+ * nworkers * chunksize.  rp_iter_next yields results in input order.
+ * Python: imap().  chunksize as rp_map (for a producer, 0 means 1).  An
+ * items array is read during the whole iteration: keep it until
+ * rp_iter_free.
+ * rp_imap_unordered - the same, yielding in completion order.
+ * Returns 0 and *ret_it, RP_ECLOSED, -EINVAL, -ENOMEM.
+ */
+RP_API int rp_imap(rp_pool_t *pool, rp_task_fn fn, const struct rp_input *in,
+		   size_t result_size, size_t chunksize, rp_iter_t **ret_it);
+RP_API int rp_imap_unordered(rp_pool_t *pool, rp_task_fn fn,
+			     const struct rp_input *in, size_t result_size,
+			     size_t chunksize, rp_iter_t **ret_it);
+
+/*
+ * rp_iter_next - the next item.  Returns 0 (*ret_item holds it), the item's
+ * failure code (*ret_item has its index and error; iteration can go on),
+ * RP_EEND (no more items), -ETIMEDOUT, -EINVAL.  An error from the producer
+ * is reported once, as RP_ETASK with index = the item it failed to produce,
+ * and ends the input.  One thread at a time per iterator.
+ */
+RP_API int rp_iter_next(rp_iter_t *it, int64_t timeout_ns,
+			struct rp_item *ret_item);
+
+/*
+ * rp_iter_free - stop iterating and release.  Items in flight still run;
+ * their results are dropped.  NULL-safe.
+ */
+RP_API void rp_iter_free(rp_iter_t *it);
 
 #ifdef __cplusplus
 }

@@ -190,7 +190,8 @@ int rp__ring_push_slow(struct rp_ring_producer *p, uint16_t kind,
 	ret = rp__ring_reserve_slow(p, kind, len, &dst);
 	if (ret < 0)
 		return ret;
-	memcpy(dst, buf, len);
+	if (len)
+		memcpy(dst, buf, len);
 	return rp__ring_commit(p, len);
 }
 

@@ -286,7 +286,8 @@ static inline int rp__ring_push(struct rp_ring_producer *p, uint16_t kind,
 		memcpy(rec, &v, sizeof(v));
 	} else {
 		memcpy(rec, &v[0], RP_RING_HDR);
-		memcpy(rec + RP_RING_HDR, buf, len);
+		if (len) /* an empty record may come with a NULL buf */
+			memcpy(rec + RP_RING_HDR, buf, len);
 	}
 	p->tail += size;
 	return 0;

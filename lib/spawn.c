@@ -67,8 +67,11 @@ static void reset_signals(bool restore_int_quit)
 static void set_comm(const char *name)
 {
 	char comm[16] = "rp-";
+	size_t i;
 
-	strncpy(comm + 3, name, sizeof(comm) - 4);
+	for (i = 3; i < sizeof(comm) - 1 && name[i - 3]; i++)
+		comm[i] = name[i - 3];
+	comm[i] = '\0';
 	prctl(PR_SET_NAME, comm, 0, 0, 0);
 }
 

@@ -1,0 +1,466 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Dispatch: calls become batches, batches are cut into chunks, and chunks
+ * become task records in the least-loaded worker's ring.
+ *
+ * What does not fit now (every ring full, every slot taken) waits in the
+ * pending queue, in submission order, and new calls queue behind it, so
+ * tasks start in the order they were submitted.  Whoever frees ring space
+ * (a drain) asks for the queue to be worked through: rp__dispatch_kick()
+ * sets dispatch_wanted and takes submit_lock only if it is free; whoever
+ * holds submit_lock looks at dispatch_wanted again after unlocking.  With
+ * both accesses seq_cst, one of the two always sees the request, and no
+ * thread ever blocks on submit_lock to drain.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool.h"
+#include "sys.h"
+
+/* How long a big payload waits for ring space before it checks the worker
+ * is still alive; the worker's death also ends that wait. */
+#define BIG_WAIT_SLICE_NS 1000000
+
+uint64_t rp__batch_chunks(const struct rp__batch *b)
+{
+	uint64_t n = b->end_index - b->next_index;
+
+	return (n + b->chunksize - 1) / b->chunksize;
+}
+
+uint64_t rp__chunk_size_auto(const struct rp_pool *pool, uint64_t n)
+{
+	uint64_t per = 4 * (uint64_t)pool->nworkers;
+	uint64_t cs = (n + per - 1) / per;
+
+	return cs ? cs : 1;
+}
+
+/*
+ * The chunk size to use: CPython's default for RP_CHUNKSIZE_AUTO, and never
+ * so large that a chunk's items or results overflow one ring record (unless
+ * a single item does, which then travels alone through the big path).
+ */
+uint64_t rp__chunk_fit(const struct rp_pool *pool, uint64_t chunksize,
+		       uint64_t n, uint64_t item_size, uint64_t result_size)
+{
+	uint64_t room_in = pool->inline_max - sizeof(struct rp_task_rec);
+	uint64_t room_out = pool->inline_max - sizeof(struct rp_result_rec);
+
+	if (chunksize == RP_CHUNKSIZE_AUTO)
+		chunksize = rp__chunk_size_auto(pool, n);
+	if (item_size && chunksize > room_in / item_size)
+		chunksize = room_in / item_size;
+	if (result_size && chunksize > room_out / result_size)
+		chunksize = room_out / result_size;
+	if (chunksize > UINT32_MAX)
+		chunksize = UINT32_MAX;
+	return chunksize ? chunksize : 1;
+}
+
+/* ---- slots and workers ----------------------------------------------------- */
+
+static int slot_alloc(struct rp__worker *w)
+{
+	for (uint32_t i = 0; i < RP_SLOTS; i++) {
+		uint32_t s = (w->slot_cursor + i) % RP_SLOTS;
+
+		/* acquire: pairs with the release in drain.c's slot_free(). */
+		if (!atomic_load_explicit(&w->slots[s].busy, memory_order_acquire)) {
+			w->slot_cursor = (s + 1) % RP_SLOTS;
+			return (int)s;
+		}
+	}
+	return -ENOBUFS;
+}
+
+/* A replacement still in its initializer may take work: it queues. */
+static bool can_take(const struct rp__worker *w)
+{
+	return !atomic_load(&w->dead) && !w->retiring && w->pidfd >= 0;
+}
+
+/* Workers in order of fewest chunks outstanding (ties: lowest number). */
+static unsigned order_workers(struct rp_pool *pool, struct rp__worker **out)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < pool->nworkers; i++) {
+		struct rp__worker *w = &pool->workers[i];
+		uint32_t load;
+		unsigned j;
+
+		if (!can_take(w))
+			continue;
+		load = atomic_load_explicit(&w->outstanding, memory_order_relaxed);
+		for (j = n; j > 0 && atomic_load_explicit(&out[j - 1]->outstanding,
+						 memory_order_relaxed) > load; j--)
+			out[j] = out[j - 1];
+		out[j] = w;
+		n++;
+	}
+	return n;
+}
+
+/* ---- writing task records ---------------------------------------------- */
+
+static int reserve_waiting(struct rp__worker *w, uint16_t kind, uint32_t len,
+			   void **ret)
+{
+	int err;
+
+	while ((err = rp__ring_reserve(&w->tasks, kind, len, ret)) == -ENOBUFS) {
+		if (atomic_load(&w->dead))
+			return -EPIPE;
+		rp__ring_publish(&w->tasks);
+		rp__ring_wait_writable(&w->tasks, len, BIG_WAIT_SLICE_NS);
+	}
+	return err;
+}
+
+/* A payload larger than a record: the task header, then FRAG pieces. */
+static void write_big(struct rp_pool *pool, struct rp__worker *w,
+		      const struct rp_task_rec *t, const unsigned char *items,
+		      uint64_t len)
+{
+	uint64_t piece = pool->inline_max - sizeof(struct rp_frag_rec);
+	void *p;
+
+	if (reserve_waiting(w, RP_REC_TASK, sizeof(*t), &p) < 0)
+		return;
+	memcpy(p, t, sizeof(*t));
+	rp__ring_commit(&w->tasks, sizeof(*t));
+	for (uint64_t off = 0; off < len; off += piece) {
+		struct rp_frag_rec f = { .slot = t->slot, .offset = off };
+		uint32_t n = (uint32_t)(len - off < piece ? len - off : piece);
+
+		/* A dead worker: its death fails the slot; stop here. */
+		if (reserve_waiting(w, RP_REC_FRAG, sizeof(f) + n, &p) < 0)
+			return;
+		memcpy(p, &f, sizeof(f));
+		memcpy((unsigned char *)p + sizeof(f), items + off, n);
+		rp__ring_commit(&w->tasks, sizeof(f) + n);
+	}
+}
+
+static void fill_slot(struct rp__slot *sl, const struct rp__batch *b,
+		      uint64_t first, uint32_t nitems)
+{
+	sl->canceled = false;
+	sl->got_result = false;
+	sl->fails_left = 0;
+	sl->big_received = 0;
+	sl->result_len = 0;
+	sl->nitems = nitems;
+	sl->flags = b->flags;
+	sl->first_index = first;
+	sl->result_size = b->result_size;
+	sl->sink = b->sink;
+	sl->dest = b->sink->ops->dest(b->sink, first, nitems);
+}
+
+/*
+ * Put one chunk of b (nitems from next_index) into w's task ring.
+ * Returns 0, or -ENOBUFS when w has no free slot or ring space now.
+ */
+static int write_chunk(struct rp_pool *pool, struct rp__worker *w,
+		       const struct rp__batch *b, uint32_t nitems)
+{
+	uint64_t first = b->next_index;
+	const unsigned char *items = b->items +
+		(first - b->base_index) * b->item_size;
+	uint64_t in_len = (uint64_t)nitems * b->item_size;
+	bool big = sizeof(struct rp_task_rec) + in_len > pool->inline_max;
+	struct rp_task_rec t = {
+		.fn = (uint64_t)(uintptr_t)b->fn, .first_index = first,
+		.flags = b->flags | (big ? RP_TASK_BIG : 0), .nitems = nitems,
+		.item_size = b->item_size, .result_size = b->result_size,
+	};
+	int slot = slot_alloc(w);
+	void *p = NULL;
+
+	if (slot < 0)
+		return slot;
+	t.slot = (uint32_t)slot;
+	if (!big && rp__ring_reserve(&w->tasks, RP_REC_TASK,
+				     (uint32_t)(sizeof(t) + in_len), &p) < 0)
+		return -ENOBUFS;
+
+	fill_slot(&w->slots[slot], b, first, nitems);
+	b->sink->ops->get(b->sink);
+	atomic_fetch_add_explicit(&w->outstanding, 1, memory_order_relaxed);
+	/* release: the drainer's acquire of busy sees the fields above. */
+	atomic_store_explicit(&w->slots[slot].busy, true, memory_order_release);
+	/* Before the record is visible: the worker's CAS expects QUEUED. */
+	atomic_store(&w->ctl->slot_state[slot], RP_SLOT_QUEUED);
+	if (big) {
+		write_big(pool, w, &t, items, in_len);
+	} else {
+		memcpy(p, &t, sizeof(t));
+		if (in_len) /* an apply without argument has items NULL */
+			memcpy((unsigned char *)p + sizeof(t), items, in_len);
+		rp__ring_commit(&w->tasks, (uint32_t)(sizeof(t) + in_len));
+	}
+	if (pool->max_tasks && ++w->dispatched >= pool->max_tasks)
+		w->retiring = true;
+	return 0;
+}
+
+/* One chunk of b to the least-loaded worker that has room. */
+static int dispatch_one(struct rp_pool *pool, struct rp__batch *b,
+			uint64_t *touched)
+{
+	struct rp__worker **order = pool->order;
+	uint64_t left = b->end_index - b->next_index;
+	uint32_t nitems = (uint32_t)(left < b->chunksize ? left : b->chunksize);
+	unsigned n = order_workers(pool, order);
+
+	for (unsigned i = 0; i < n; i++) {
+		if (write_chunk(pool, order[i], b, nitems) == 0) {
+			b->next_index += nitems;
+			*touched |= 1ull << (order[i]->index % 64);
+			return 0;
+		}
+	}
+	return -ENOBUFS;
+}
+
+static void publish_touched(struct rp_pool *pool, uint64_t touched)
+{
+	for (unsigned i = 0; i < pool->nworkers && touched; i++)
+		if (touched & (1ull << (i % 64)))
+			rp__ring_publish(&pool->workers[i].tasks);
+}
+
+static void batch_free(struct rp__batch *b)
+{
+	b->sink->ops->put(b->sink);
+	free(b->items_copy);
+	free(b);
+}
+
+/* With submit_lock: move pending chunks into rings while there is room. */
+static void dispatch_pending(struct rp_pool *pool)
+{
+	uint64_t touched = 0;
+	struct rp__batch *b;
+
+	while ((b = pool->pending_head)) {
+		if (b->next_index == b->end_index) {
+			pool->pending_head = b->next;
+			if (!pool->pending_head)
+				pool->pending_tail = NULL;
+			batch_free(b);
+			continue;
+		}
+		if (dispatch_one(pool, b, &touched) < 0)
+			break;
+	}
+	publish_touched(pool, touched);
+}
+
+void rp__submit_unlock(struct rp_pool *pool)
+{
+	pthread_mutex_unlock(&pool->submit_lock);
+	/* seq_cst: pairs with rp__dispatch_kick's store (see the top). */
+	while (atomic_load(&pool->dispatch_wanted) &&
+	       pthread_mutex_trylock(&pool->submit_lock) == 0) {
+		atomic_store(&pool->dispatch_wanted, 0);
+		dispatch_pending(pool);
+		pthread_mutex_unlock(&pool->submit_lock);
+	}
+}
+
+void rp__dispatch_kick(struct rp_pool *pool)
+{
+	if (!pool->pending_head && !atomic_load(&pool->dispatch_wanted))
+		return; /* a racy peek: a stale answer only delays to the next kick */
+	atomic_store(&pool->dispatch_wanted, 1);
+	if (pthread_mutex_trylock(&pool->submit_lock) == 0) {
+		atomic_store(&pool->dispatch_wanted, 0);
+		dispatch_pending(pool);
+		rp__submit_unlock(pool);
+	}
+}
+
+/* ---- submitting --------------------------------------------------------- */
+
+/* Fail b's chunks that were not sent, each as a whole. */
+static uint32_t fail_batch_rest(struct rp_pool *pool, struct rp__batch *b,
+				const struct rp_error *why_in)
+{
+	struct rp_error why = *why_in;
+	uint32_t n = 0;
+
+	while (b->next_index < b->end_index) {
+		uint64_t left = b->end_index - b->next_index;
+		uint32_t k = (uint32_t)(left < b->chunksize ? left : b->chunksize);
+
+		why.index = (int64_t)b->next_index;
+		b->sink->ops->chunk_failed(b->sink, b->next_index, k, &why);
+		b->next_index += k;
+		rp__chunk_finished(pool);
+		n++;
+	}
+	return n;
+}
+
+
+static int closed_code(int state)
+{
+	switch (state) {
+	case RP_POOL_OPEN:
+		return 0;
+	case RP_POOL_BROKEN:
+		return RP_EBROKEN;
+	default:
+		return RP_ECLOSED;
+	}
+}
+
+/* Queue what is left of b; borrowed items are copied, since the call
+ * returns before they are sent. */
+static int enqueue(struct rp_pool *pool, const struct rp__batch *b,
+		   bool borrowed)
+{
+	struct rp__batch *q = malloc(sizeof(*q));
+
+	if (!q)
+		return -ENOMEM;
+	*q = *b;
+	q->next = NULL;
+	if (borrowed) {
+		size_t len = (b->end_index - b->next_index) * b->item_size;
+		const unsigned char *from = b->items +
+			(b->next_index - b->base_index) * b->item_size;
+
+		q->items_copy = malloc(len ? len : 1);
+		if (!q->items_copy) {
+			free(q);
+			return -ENOMEM;
+		}
+		memcpy(q->items_copy, from, len);
+		q->items = q->items_copy;
+		q->base_index = b->next_index;
+	}
+	b->sink->ops->get(b->sink);
+	if (pool->pending_tail)
+		pool->pending_tail->next = q;
+	else
+		pool->pending_head = q;
+	pool->pending_tail = q;
+	return 0;
+}
+
+/*
+ * rp__dispatch_submit - accept all of b's chunks or none.  The caller set
+ * the sink up to expect rp__batch_chunks(b) chunks.  borrowed: b->items is
+ * the caller's memory, valid only during this call.
+ */
+int rp__dispatch_submit(struct rp_pool *pool, const struct rp__batch *b_in,
+			bool borrowed)
+{
+	struct rp__batch b = *b_in;
+	uint64_t touched = 0;
+	int err;
+
+	pthread_mutex_lock(&pool->submit_lock);
+	err = closed_code(atomic_load(&pool->state));
+	if (err) {
+		rp__submit_unlock(pool);
+		return err;
+	}
+	atomic_fetch_add(&pool->unfinished, rp__batch_chunks(&b));
+	if (!pool->pending_head)
+		while (b.next_index < b.end_index &&
+		       dispatch_one(pool, &b, &touched) == 0)
+			;
+	publish_touched(pool, touched);
+	err = b.next_index < b.end_index ? enqueue(pool, &b, borrowed) : 0;
+	if (err < 0) {
+		/* Too late to refuse: chunks went out.  Fail the rest. */
+		struct rp_error why;
+
+		rp__error_set(&why, err, -1, 0, "out of memory queueing the task");
+		fail_batch_rest(pool, &b, &why);
+	}
+	dispatch_pending(pool);
+	rp__submit_unlock(pool);
+	return 0;
+}
+
+/* ---- cancelling and failing ------------------------------------------------- */
+
+static uint32_t cancel_pending(struct rp_pool *pool, struct rp__sink *sink,
+			       const struct rp_error *why)
+{
+	uint32_t n = 0;
+
+	for (struct rp__batch *b = pool->pending_head; b; b = b->next)
+		if (b->sink == sink)
+			n += fail_batch_rest(pool, b, why);
+	return n;
+}
+
+static uint32_t cancel_queued(struct rp_pool *pool, struct rp__sink *sink,
+			      const struct rp_error *why_in)
+{
+	struct rp_error why = *why_in;
+	uint32_t n = 0;
+
+	for (unsigned i = 0; i < pool->nworkers; i++) {
+		struct rp__worker *w = &pool->workers[i];
+
+		for (uint32_t s = 0; s < RP_SLOTS; s++) {
+			struct rp__slot *sl = &w->slots[s];
+			uint32_t expected = RP_SLOT_QUEUED;
+
+			if (!atomic_load_explicit(&sl->busy, memory_order_acquire) ||
+			    sl->sink != sink || atomic_load(&sl->canceled))
+				continue;
+			/* seq_cst CAS: pairs with the worker's QUEUED ->
+			 * RUNNING in start_slot(); one of the two wins. */
+			if (!atomic_compare_exchange_strong(&w->ctl->slot_state[s],
+							    &expected,
+							    RP_SLOT_CANCELED))
+				continue;
+			/* Completed now; the worker's CANCELED record then
+			 * only frees the slot (drain.c). */
+			atomic_store(&sl->canceled, true);
+			why.index = (int64_t)sl->first_index;
+			sink->ops->chunk_failed(sink, sl->first_index, sl->nitems,
+						&why);
+			rp__chunk_finished(pool);
+			n++;
+		}
+	}
+	return n;
+}
+
+uint32_t rp__dispatch_cancel(struct rp_pool *pool, struct rp__sink *sink)
+{
+	struct rp_error why;
+	uint32_t n;
+
+	rp__error_set(&why, RP_ECANCELED, -1, 0, "cancelled before it started");
+	pthread_mutex_lock(&pool->submit_lock);
+	n = cancel_pending(pool, sink, &why) + cancel_queued(pool, sink, &why);
+	dispatch_pending(pool);
+	rp__submit_unlock(pool);
+	return n;
+}
+
+/* With submit_lock: fail everything still pending (terminate, broken). */
+void rp__dispatch_fail_pending(struct rp_pool *pool, const struct rp_error *why)
+{
+	struct rp__batch *b;
+
+	while ((b = pool->pending_head)) {
+		pool->pending_head = b->next;
+		fail_batch_rest(pool, b, why);
+		batch_free(b);
+	}
+	pool->pending_tail = NULL;
+}

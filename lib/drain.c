@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Draining result rings: the owner's consumer side, under drain_lock.
+ *
+ * Everything here reads memory a worker wrote, and a worker runs arbitrary
+ * tasks that may scribble on it.  The ring layer checks record framing;
+ * this file checks meaning: every slot number, length, offset, count and
+ * kind is compared with what the owner itself recorded when it sent the
+ * chunk (struct rp__slot, private memory), and bytes are copied only within
+ * the destination the owner chose.  A worker that fails a check is marked
+ * corrupt and killed; its death (loop.c) fails the chunks it held with
+ * RP_ECORRUPT and replaces it.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+
+#include "pool.h"
+#include "sys.h"
+
+void rp__progress_wake(struct rp_pool *pool)
+{
+	atomic_fetch_add(&pool->progress, 1);
+	rp__sys_futex_wake_private(&pool->progress);
+}
+
+void rp__chunk_finished(struct rp_pool *pool)
+{
+	if (atomic_fetch_sub(&pool->unfinished, 1) == 1)
+		rp__progress_wake(pool);
+}
+
+static void slot_free(struct rp__worker *w, struct rp__slot *sl)
+{
+	struct rp__sink *sink = sl->sink;
+
+	atomic_fetch_sub_explicit(&w->outstanding, 1, memory_order_relaxed);
+	/* release: pairs with the acquire in dispatch.c's slot_alloc(). */
+	atomic_store_explicit(&sl->busy, false, memory_order_release);
+	sink->ops->put(sink);
+}
+
+static void finish_slot(struct rp_pool *pool, struct rp__worker *w,
+			struct rp__slot *sl)
+{
+	if (!atomic_load(&sl->canceled)) {
+		sl->sink->ops->chunk_done(sl->sink, sl->first_index, sl->nitems,
+					  sl->result_len);
+		rp__chunk_finished(pool);
+	}
+	slot_free(w, sl);
+}
+
+static int corrupt(struct rp__worker *w)
+{
+	if (!atomic_exchange(&w->corrupt, true) && w->pidfd >= 0)
+		rp__sys_pidfd_send_signal(w->pidfd, w->pid, SIGKILL);
+	return -EBADMSG;
+}
+
+/* The slot a record names, if it is one the owner has out. */
+static struct rp__slot *slot_of(struct rp__worker *w, uint32_t slot)
+{
+	struct rp__slot *sl;
+
+	if (slot >= RP_SLOTS)
+		return NULL;
+	sl = &w->slots[slot];
+	/* acquire: pairs with the release in write_chunk(). */
+	return atomic_load_explicit(&sl->busy, memory_order_acquire) ? sl : NULL;
+}
+
+static int on_frag(struct rp__worker *w, const struct rp_ring_rec *rec)
+{
+	struct rp_frag_rec f;
+	struct rp__slot *sl;
+	uint64_t n, cap;
+
+	if (rec->len < sizeof(f))
+		return corrupt(w);
+	memcpy(&f, rec->data, sizeof(f));
+	n = rec->len - sizeof(f);
+	sl = slot_of(w, f.slot);
+	if (!sl || sl->got_result || atomic_load(&sl->canceled))
+		return corrupt(w);
+	cap = (uint64_t)sl->nitems * sl->result_size;
+	if (f.offset != sl->big_received || n > cap - sl->big_received)
+		return corrupt(w);
+	memcpy(sl->dest + f.offset, (const unsigned char *)rec->data + sizeof(f),
+	       n);
+	sl->big_received += n;
+	return 0;
+}
+
+/* The result length a RESULT record may claim for this slot. */
+static bool length_ok(const struct rp__slot *sl, uint64_t len)
+{
+	uint64_t full = (uint64_t)sl->nitems * sl->result_size;
+
+	return (sl->flags & RP_TASK_APPLY) ? len <= full : len == full;
+}
+
+static int on_result(struct rp_pool *pool, struct rp__worker *w,
+		     const struct rp_ring_rec *rec)
+{
+	struct rp_result_rec r;
+	struct rp__slot *sl;
+	uint64_t body;
+
+	if (rec->len < sizeof(r))
+		return corrupt(w);
+	memcpy(&r, rec->data, sizeof(r));
+	body = rec->len - sizeof(r);
+	sl = slot_of(w, r.slot);
+	if (!sl || sl->got_result)
+		return corrupt(w);
+	if (r.flags & RP_RESULT_CANCELED) {
+		/* Only a chunk the owner cancelled comes back unrun. */
+		if (!atomic_load(&sl->canceled) || body != 0)
+			return corrupt(w);
+		slot_free(w, sl);
+		return 0;
+	}
+	if (atomic_load(&sl->canceled) || !length_ok(sl, r.result_len) ||
+	    r.nfail > sl->nitems ||
+	    ((r.flags & RP_RESULT_BIG) ? body != 0 ||
+					 sl->big_received != r.result_len :
+					 body != r.result_len))
+		return corrupt(w);
+	if (!(r.flags & RP_RESULT_BIG))
+		memcpy(sl->dest, (const unsigned char *)rec->data + sizeof(r),
+		       r.result_len);
+	sl->result_len = r.result_len;
+	sl->got_result = true;
+	sl->fails_left = r.nfail;
+	if (r.nfail == 0)
+		finish_slot(pool, w, sl);
+	return 0;
+}
+
+static int on_fail(struct rp_pool *pool, struct rp__worker *w,
+		   const struct rp_ring_rec *rec)
+{
+	struct rp_fail_rec f;
+	struct rp__slot *sl;
+	struct rp_error err;
+
+	if (rec->len < sizeof(f))
+		return corrupt(w);
+	memcpy(&f, rec->data, sizeof(f));
+	sl = slot_of(w, f.slot);
+	if (!sl || !sl->got_result || sl->fails_left == 0 ||
+	    f.item >= sl->nitems || f.msg_len >= RP_ERROR_MESSAGE_MAX ||
+	    f.msg_len > rec->len - sizeof(f) || f.code == 0)
+		return corrupt(w);
+	rp__error_set(&err, RP_ETASK,
+		      (sl->flags & RP_TASK_APPLY) ? -1 :
+						    (int64_t)(sl->first_index + f.item),
+		      w->pid, NULL);
+	err.task_code = f.code;
+	memcpy(err.message, (const unsigned char *)rec->data + sizeof(f),
+	       f.msg_len);
+	err.message[f.msg_len] = '\0';
+	sl->sink->ops->item_failed(sl->sink, &err);
+	if (--sl->fails_left == 0)
+		finish_slot(pool, w, sl);
+	return 0;
+}
+
+/* The initializer's outcome: the first record a worker writes. */
+static int on_init(struct rp_pool *pool, struct rp__worker *w,
+		   const struct rp_ring_rec *rec)
+{
+	struct rp_fail_rec f;
+
+	if (rec->len < sizeof(f) || atomic_load(&w->init_seen))
+		return corrupt(w);
+	memcpy(&f, rec->data, sizeof(f));
+	if (f.msg_len >= RP_ERROR_MESSAGE_MAX || f.msg_len > rec->len - sizeof(f))
+		return corrupt(w);
+	if (f.code != 0 && !atomic_exchange(&pool->init_failed, 1)) {
+		struct rp_error *e = &pool->init_error;
+
+		rp__error_set(e, RP_EINIT, -1, w->pid, NULL);
+		e->task_code = f.code;
+		memcpy(e->message, (const unsigned char *)rec->data + sizeof(f),
+		       f.msg_len);
+		e->message[f.msg_len] = '\0';
+	}
+	atomic_store(&w->init_seen, true);
+	rp__progress_wake(pool);
+	return 0;
+}
+
+static int on_record(struct rp_pool *pool, struct rp__worker *w,
+		     const struct rp_ring_rec *rec)
+{
+	switch (rec->kind) {
+	case RP_REC_RESULT:
+		return on_result(pool, w, rec);
+	case RP_REC_FAIL:
+		return on_fail(pool, w, rec);
+	case RP_REC_FRAG:
+		return on_frag(w, rec);
+	case RP_REC_INIT:
+		return on_init(pool, w, rec);
+	default:
+		return corrupt(w);
+	}
+}
+
+void rp__drain_worker(struct rp_pool *pool, struct rp__worker *w)
+{
+	struct rp_ring_rec rec;
+	int err;
+
+	if (atomic_load(&w->corrupt))
+		return;
+	while ((err = rp__ring_peek(&w->results, &rec)) == 0) {
+		if (on_record(pool, w, &rec) < 0)
+			return;
+		rp__ring_consume(&w->results);
+	}
+	if (err == -EBADMSG)
+		corrupt(w);
+	rp__ring_release(&w->results);
+}
+
+void rp__drain_all(struct rp_pool *pool)
+{
+	for (unsigned i = 0; i < pool->nworkers; i++)
+		rp__drain_worker(pool, &pool->workers[i]);
+}
+
+/*
+ * A thread waiting for a result lends a hand: if nobody is draining, it
+ * drains, so the result reaches it without a hand-over.  Never blocks.
+ */
+void rp__drain_help(struct rp_pool *pool)
+{
+	if (pthread_mutex_trylock(&pool->drain_lock) != 0)
+		return;
+	rp__drain_all(pool);
+	pthread_mutex_unlock(&pool->drain_lock);
+	rp__dispatch_kick(pool);
+}
+
+/* With both locks: every chunk w still holds fails with why. */
+void rp__fail_slots(struct rp_pool *pool, struct rp__worker *w,
+		    const struct rp_error *why_in)
+{
+	struct rp_error why = *why_in;
+
+	for (uint32_t s = 0; s < RP_SLOTS; s++) {
+		struct rp__slot *sl = &w->slots[s];
+
+		if (!atomic_load_explicit(&sl->busy, memory_order_acquire))
+			continue;
+		if (!atomic_load(&sl->canceled)) {
+			why.index = (sl->flags & RP_TASK_APPLY) ?
+				-1 : (int64_t)sl->first_index;
+			sl->sink->ops->chunk_failed(sl->sink, sl->first_index,
+						    sl->nitems, &why);
+			rp__chunk_finished(pool);
+		}
+		slot_free(w, sl);
+	}
+}

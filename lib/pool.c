@@ -1,0 +1,479 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Pool's public calls: life cycle (create, close, terminate, join,
+ * destroy) and the blocking and async submit calls, which build a batch
+ * and hand it to dispatch.c.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "pool.h"
+#include "sys.h"
+
+#define DEFAULT_RING_BYTES (256u * 1024)
+#define MIN_RING_BYTES 4096u
+#define MAX_RING_BYTES (1u << 30)
+#define DEFAULT_GRACE_NS 1000000000
+
+/* ---- create ------------------------------------------------------------- */
+
+static int check_pool_opts(const struct rp_pool_opts *o)
+{
+	size_t rb = o->ring_bytes;
+
+	if (rb && (rb < MIN_RING_BYTES || rb > MAX_RING_BYTES || (rb & (rb - 1))))
+		return -EINVAL;
+	if (o->initarg_len && !o->initarg)
+		return -EINVAL;
+	if (o->start_method != RP_START_DEFAULT &&
+	    o->start_method != RP_START_FORKSERVER &&
+	    o->start_method != RP_START_FORK)
+		return -EINVAL;
+	if (o->terminate_grace_ns < 0 || o->nworkers > 4096)
+		return -EINVAL;
+	return 0;
+}
+
+static int copy_opts(struct rp_pool *pool, const struct rp_pool_opts *o)
+{
+	pool->nworkers = o->nworkers ? o->nworkers : (unsigned)rp_cpu_count();
+	pool->ring_capacity = o->ring_bytes ? o->ring_bytes : DEFAULT_RING_BYTES;
+	pool->inline_max = rp__proto_inline_max(pool->ring_capacity);
+	pool->max_tasks = o->max_tasks_per_worker;
+	pool->grace_ns = o->terminate_grace_ns ? o->terminate_grace_ns :
+						 DEFAULT_GRACE_NS;
+	pool->method = o->start_method == RP_START_FORK ? RP_START_FORK :
+							  RP_START_FORKSERVER;
+	pool->pin = !o->no_pinning;
+	pool->init_fn = o->initializer;
+	pool->initarg_len = o->initarg_len;
+	if (o->initarg_len) {
+		pool->initarg = malloc(o->initarg_len);
+		if (!pool->initarg)
+			return -ENOMEM;
+		memcpy(pool->initarg, o->initarg, o->initarg_len);
+	}
+	pool->order = calloc(pool->nworkers, sizeof(*pool->order));
+	return pool->order ? 0 : -ENOMEM;
+}
+
+static struct rp_pool *pool_alloc(void)
+{
+	struct rp_pool *pool = calloc(1, sizeof(*pool));
+
+	if (!pool)
+		return NULL;
+	pthread_mutex_init(&pool->submit_lock, NULL);
+	pthread_mutex_init(&pool->drain_lock, NULL);
+	pool->owner = getpid();
+	pool->ctl_efd = -1;
+	atomic_init(&pool->state, RP_POOL_OPEN);
+	return pool;
+}
+
+/* The zygote holds the regions now; other children of ours must not. */
+static int start_zygote(struct rp_pool *pool)
+{
+	int err;
+
+	if (pool->method != RP_START_FORKSERVER)
+		return 0;
+	err = rp__zygote_start(NULL, 0, &pool->zygote);
+	if (err == 0)
+		rp__workers_fork_advice(pool, MADV_DONTFORK);
+	return err;
+}
+
+static int start_workers(struct rp_pool *pool)
+{
+	int err = 0;
+
+	if (pool->method == RP_START_FORK)
+		rp__workers_fork_advice(pool, MADV_DONTFORK);
+	for (unsigned i = 0; i < pool->nworkers && err == 0; i++)
+		err = rp__worker_spawn(pool, &pool->workers[i]);
+	return err;
+}
+
+RP_API int rp_pool_create(const struct rp_pool_opts *opts, rp_pool_t **ret_pool)
+{
+	struct rp_pool *pool;
+	int err;
+
+	if (!opts || !ret_pool)
+		return -EINVAL;
+	err = check_pool_opts(opts);
+	if (err < 0)
+		return err;
+	pool = pool_alloc();
+	if (!pool)
+		return -ENOMEM;
+	err = copy_opts(pool, opts);
+	if (err == 0)
+		err = rp__workers_setup(pool);
+	if (err == 0)
+		err = start_zygote(pool);
+	if (err == 0)
+		err = rp__callbacks_start(pool);
+	if (err == 0)
+		err = start_workers(pool);
+	if (err == 0)
+		err = rp__loop_start(pool);
+	if (err == 0)
+		err = rp__workers_wait_started(pool);
+	if (err < 0) {
+		if (err == RP_EINIT && opts->init_error)
+			*opts->init_error = pool->init_error;
+		rp_pool_destroy(pool);
+		return err;
+	}
+	*ret_pool = pool;
+	return 0;
+}
+
+RP_API int rp_pool_size(const rp_pool_t *pool)
+{
+	return pool ? (int)pool->nworkers : -EINVAL;
+}
+
+/* ---- close, terminate, join, destroy ------------------------------------- */
+
+RP_API int rp_pool_close(rp_pool_t *pool)
+{
+	int open = RP_POOL_OPEN;
+
+	if (!pool)
+		return -EINVAL;
+	if (atomic_compare_exchange_strong(&pool->state, &open, RP_POOL_CLOSED))
+		return 0;
+	/* A broken pool may still be closed, once. */
+	if (open == RP_POOL_BROKEN && !pool->closed_broken) {
+		pool->closed_broken = true;
+		return 0;
+	}
+	return -EALREADY;
+}
+
+static void signal_workers(struct rp_pool *pool, int sig)
+{
+	for (unsigned i = 0; i < pool->nworkers; i++) {
+		struct rp__worker *w = &pool->workers[i];
+
+		if (w->pidfd >= 0)
+			rp__sys_pidfd_send_signal(w->pidfd, w->pid, sig);
+	}
+}
+
+/* Wait for every worker's end (until deadline, < 0: none); 0 or -ETIMEDOUT. */
+static int wait_workers_gone(struct rp_pool *pool, int64_t deadline)
+{
+	for (unsigned i = 0; i < pool->nworkers; i++) {
+		struct rp__worker *w = &pool->workers[i];
+		int64_t left = deadline < 0 ? -1 : deadline - rp__now_ns();
+
+		if (w->pidfd < 0)
+			continue;
+		if (deadline >= 0 && left < 0)
+			left = 0;
+		if (rp__sys_wait_readable(w->pidfd, left) == 0)
+			return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+static void reap_all(struct rp_pool *pool)
+{
+	for (unsigned i = 0; i < pool->nworkers; i++) {
+		struct rp__worker *w = &pool->workers[i];
+		int code;
+
+		if (w->pidfd < 0)
+			continue;
+		while (rp__sys_pidfd_reap(w->pidfd, &code) == 0)
+			rp__sys_wait_readable(w->pidfd, -1);
+		close(w->pidfd);
+		w->pidfd = -1;
+	}
+}
+
+/*
+ * With both locks and no loop thread: take what the workers finished, and
+ * fail the rest with why.
+ */
+static void settle_everything(struct rp_pool *pool, const struct rp_error *why)
+{
+	rp__drain_all(pool);
+	for (unsigned i = 0; i < pool->nworkers; i++)
+		rp__fail_slots(pool, &pool->workers[i], why);
+	rp__dispatch_fail_pending(pool, why);
+}
+
+RP_API int rp_pool_terminate(rp_pool_t *pool)
+{
+	struct rp_error why;
+
+	if (!pool)
+		return -EINVAL;
+	if (atomic_exchange(&pool->state, RP_POOL_TERMINATED) == RP_POOL_TERMINATED)
+		return -EALREADY;
+	rp__loop_stop(pool);
+	pthread_mutex_lock(&pool->submit_lock);
+	pthread_mutex_lock(&pool->drain_lock);
+	if (pool->workers) {
+		signal_workers(pool, SIGTERM);
+		if (wait_workers_gone(pool, rp__now_ns() + pool->grace_ns) < 0)
+			signal_workers(pool, SIGKILL);
+		reap_all(pool);
+		rp__error_set(&why, RP_ETERMINATED, -1, 0, "the pool was terminated");
+		settle_everything(pool, &why);
+	}
+	pthread_mutex_unlock(&pool->drain_lock);
+	rp__submit_unlock(pool);
+	return 0;
+}
+
+/* Until every chunk completed (or failed), or the deadline. */
+static int wait_unfinished(struct rp_pool *pool, int64_t deadline)
+{
+	for (;;) {
+		uint32_t seen = atomic_load(&pool->progress);
+
+		if (atomic_load(&pool->unfinished) == 0)
+			return 0;
+		if (deadline >= 0 && rp__now_ns() >= deadline)
+			return -ETIMEDOUT;
+		rp__sys_futex_wait_private(&pool->progress, seen, deadline);
+	}
+}
+
+/* Tell every worker to exit once its ring is empty. */
+static void send_exit(struct rp_pool *pool)
+{
+	pthread_mutex_lock(&pool->submit_lock);
+	for (unsigned i = 0; i < pool->nworkers; i++) {
+		struct rp__worker *w = &pool->workers[i];
+
+		if (w->pidfd >= 0 && rp__ring_push(&w->tasks, RP_REC_EXIT, NULL, 0) == 0)
+			rp__ring_publish(&w->tasks);
+		else if (w->pidfd >= 0)
+			rp__sys_pidfd_send_signal(w->pidfd, w->pid, SIGTERM);
+	}
+	pthread_mutex_unlock(&pool->submit_lock);
+}
+
+/* After close: let the work finish, then let the workers go. */
+static int join_closed(struct rp_pool *pool, int64_t deadline)
+{
+	int err;
+
+	err = wait_unfinished(pool, deadline);
+	if (err < 0)
+		return err;
+	if (!pool->stopping) {
+		pool->stopping = true;
+		rp__loop_stop(pool);
+		send_exit(pool);
+	}
+	err = wait_workers_gone(pool, deadline);
+	if (err < 0)
+		return err;
+	reap_all(pool);
+	return 0;
+}
+
+RP_API int rp_pool_join(rp_pool_t *pool, int64_t timeout_ns)
+{
+	int64_t deadline;
+	int state, err = 0;
+
+	if (!pool || (timeout_ns < 0 && timeout_ns != RP_FOREVER))
+		return -EINVAL;
+	state = atomic_load(&pool->state);
+	if (state == RP_POOL_OPEN ||
+	    (state == RP_POOL_BROKEN && !pool->closed_broken))
+		return -EINVAL;
+	if (pool->cb_running && pthread_equal(pthread_self(), pool->cb_thread))
+		return -EDEADLK;
+	if (pool->joined)
+		return 0;
+	deadline = timeout_ns < 0 ? -1 : rp__now_ns() + timeout_ns;
+	if (state != RP_POOL_TERMINATED && pool->workers)
+		err = join_closed(pool, deadline);
+	if (err == 0)
+		err = rp__callbacks_idle_wait(pool, deadline);
+	if (err == 0)
+		pool->joined = true;
+	return err;
+}
+
+RP_API void rp_pool_destroy(rp_pool_t *pool)
+{
+	if (!pool)
+		return;
+	if (!pool->joined) {
+		rp_pool_terminate(pool);
+		rp_pool_join(pool, RP_FOREVER);
+	}
+	rp__loop_stop(pool);
+	rp__callbacks_stop(pool);
+	rp__workers_teardown(pool);
+	rp__zygote_stop(pool->zygote);
+	pthread_mutex_destroy(&pool->submit_lock);
+	pthread_mutex_destroy(&pool->drain_lock);
+	free(pool->initarg);
+	free(pool->order);
+	free(pool);
+}
+
+/* ---- submitting --------------------------------------------------------- */
+
+static int submit_apply(rp_pool_t *pool, rp_task_fn fn, const void *arg,
+			size_t arg_len, size_t res_cap, unsigned char *dest,
+			const struct rp_submit_opts *opts, rp_result_t **ret_res)
+{
+	struct rp_result *r;
+	struct rp__batch b = {
+		.fn = fn, .items = arg, .end_index = 1, .chunksize = 1,
+		.item_size = arg_len, .flags = RP_TASK_APPLY,
+		.result_size = res_cap,
+	};
+	int err;
+
+	if (!pool || !fn || (arg_len && !arg))
+		return -EINVAL;
+	r = rp__result_new(pool, res_cap, 0, dest, opts, 1);
+	if (!r)
+		return -ENOMEM;
+	b.sink = rp__result_sink(r);
+	err = rp__dispatch_submit(pool, &b, true);
+	if (err < 0) {
+		rp__result_put(r);
+		return err;
+	}
+	*ret_res = r;
+	return 0;
+}
+
+RP_API int rp_apply_async(rp_pool_t *pool, rp_task_fn fn, const void *arg,
+			  size_t arg_len, size_t res_cap,
+			  const struct rp_submit_opts *opts, rp_result_t **ret_res)
+{
+	if (!ret_res)
+		return -EINVAL;
+	return submit_apply(pool, fn, arg, arg_len, res_cap, NULL, opts, ret_res);
+}
+
+/* Wait for r, copy its outcome out, and release it. */
+static int finish_blocking(rp_result_t *r, size_t *ret_len,
+			   struct rp_error *ret_error)
+{
+	size_t len = 0;
+	int err = rp_result_get(r, RP_FOREVER, NULL, &len);
+
+	if (err == 0 && ret_len)
+		*ret_len = len;
+	if (err != 0 && ret_error && rp_result_error(r))
+		*ret_error = *rp_result_error(r);
+	rp_result_free(r);
+	return err;
+}
+
+RP_API int rp_apply(rp_pool_t *pool, rp_task_fn fn, const void *arg,
+		    size_t arg_len, void *res, size_t res_cap, size_t *ret_len,
+		    struct rp_error *ret_error)
+{
+	rp_result_t *r;
+	int err;
+
+	if (res_cap && !res)
+		return -EINVAL;
+	/* The result lands straight in the caller's buffer. */
+	err = submit_apply(pool, fn, arg, arg_len, res_cap, res, NULL, &r);
+	if (err < 0)
+		return err;
+	return finish_blocking(r, ret_len, ret_error);
+}
+
+static int check_map(rp_pool_t *pool, rp_task_fn fn, const void *items,
+		     size_t n, size_t item_size, size_t result_size)
+{
+	size_t total;
+
+	if (!pool || !fn || item_size == 0 || (n && !items))
+		return -EINVAL;
+	if (__builtin_mul_overflow(n, item_size, &total) ||
+	    __builtin_mul_overflow(n, result_size, &total))
+		return -EOVERFLOW;
+	return 0;
+}
+
+static int submit_map(rp_pool_t *pool, rp_task_fn fn, const void *items,
+		      size_t n, size_t item_size, size_t result_size,
+		      size_t chunksize, unsigned char *dest,
+		      const struct rp_submit_opts *opts, bool borrowed,
+		      rp_result_t **ret_res)
+{
+	struct rp__batch b = {
+		.fn = fn, .items = items, .end_index = n,
+		.chunksize = rp__chunk_fit(pool, chunksize, n, item_size, result_size),
+		.item_size = item_size, .result_size = result_size,
+	};
+	uint64_t nchunks = rp__batch_chunks(&b);
+	struct rp_result *r;
+	int err;
+
+	r = rp__result_new(pool, n * result_size, result_size, dest, opts,
+			   nchunks ? nchunks : 1);
+	if (!r)
+		return -ENOMEM;
+	b.sink = rp__result_sink(r);
+	err = n ? rp__dispatch_submit(pool, &b, borrowed) :
+		  (atomic_load(&pool->state) == RP_POOL_OPEN ? 0 : RP_ECLOSED);
+	if (err < 0) {
+		rp__result_put(r);
+		return err;
+	}
+	if (n == 0) /* nothing to run: complete it, callbacks included */
+		b.sink->ops->chunk_done(b.sink, 0, 0, 0);
+	*ret_res = r;
+	return 0;
+}
+
+RP_API int rp_map(rp_pool_t *pool, rp_task_fn fn, const void *items, size_t n,
+		  size_t item_size, void *results, size_t result_size,
+		  size_t chunksize, struct rp_error *ret_error)
+{
+	rp_result_t *r;
+	int err = check_map(pool, fn, items, n, item_size, result_size);
+
+	if (err == 0 && n && result_size && !results)
+		err = -EINVAL;
+	if (err < 0)
+		return err;
+	/* Items stay the caller's (it waits), results land in its array. */
+	err = submit_map(pool, fn, items, n, item_size, result_size, chunksize,
+			 results, NULL, false, &r);
+	if (err < 0)
+		return err;
+	return finish_blocking(r, NULL, ret_error);
+}
+
+RP_API int rp_map_async(rp_pool_t *pool, rp_task_fn fn, const void *items,
+			size_t n, size_t item_size, size_t result_size,
+			size_t chunksize, const struct rp_submit_opts *opts,
+			rp_result_t **ret_res)
+{
+	int err = check_map(pool, fn, items, n, item_size, result_size);
+
+	if (err == 0 && !ret_res)
+		err = -EINVAL;
+	if (err < 0)
+		return err;
+	return submit_map(pool, fn, items, n, item_size, result_size, chunksize,
+			  NULL, opts, true, ret_res);
+}

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The owner's side of a pool, shared by its modules:
+ *   pool.c      life cycle and the public submit calls
+ *   dispatch.c  turning calls into chunks and chunks into task records
+ *   drain.c     reading result rings and completing chunks
+ *   loop.c      the io_uring thread: wake-ups, worker deaths, respawns
+ *   callback.c  the thread that runs user callbacks
+ *   result.c    rp_result_t; iter.c rp_iter_t (both are "sinks")
+ *
+ * Locks, always taken in this order when nested:
+ *   submit_lock   the task rings' producer side, slot allocation, the
+ *                 pending queue, worker replacement;
+ *   drain_lock    the result rings' consumer side and completing slots.
+ * A thread blocked while holding submit_lock (a big payload waiting for
+ * ring space) never needs drain_lock to make progress: the loop thread
+ * drains without submit_lock.  Sinks have their own small locks, taken
+ * last.
+ */
+#ifndef RP_POOL_H
+#define RP_POOL_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proto.h"
+#include "ringpool.h"
+#include "shm.h"
+#include "zygote.h"
+
+struct rp_pool;
+struct rp__slot;
+struct loop_state;
+
+/* ---- sinks: where a chunk's results and errors go ------------------------ */
+
+struct rp__sink;
+
+/*
+ * A result or an iterator.  The completion calls come under drain_lock, or
+ * under submit_lock for chunks failed or cancelled before a worker ran
+ * them: a sink must cope with both at once.
+ */
+struct rp__sink_ops {
+	/* Where the results of items [first_index, +nitems) go. */
+	unsigned char *(*dest)(struct rp__sink *s, uint64_t first_index,
+			       uint32_t nitems);
+	/* The chunk's results are in place at dest (result_len bytes); its
+	 * failed items were reported with item_failed before. */
+	void (*chunk_done)(struct rp__sink *s, uint64_t first_index,
+			   uint32_t nitems, uint64_t result_len);
+	/* One item of a chunk failed (code, message, worker, index). */
+	void (*item_failed)(struct rp__sink *s, const struct rp_error *err);
+	/* The whole chunk failed without results (worker died, terminated,
+	 * cancelled); err->index is its first item's index. */
+	void (*chunk_failed)(struct rp__sink *s, uint64_t first_index,
+			     uint32_t nitems, const struct rp_error *err);
+	/* References: one per pending batch and per chunk in flight. */
+	void (*get)(struct rp__sink *s);
+	void (*put)(struct rp__sink *s);
+};
+
+struct rp__sink {
+	const struct rp__sink_ops *ops;
+};
+
+/* ---- batches and slots ------------------------------------------------- */
+
+/*
+ * A run of items [next_index, end_index) of one call, cut into chunks of
+ * chunksize as workers take them.  items points at the item of base_index.
+ */
+struct rp__batch {
+	struct rp__batch *next;     /* pending queue */
+	struct rp__sink *sink;
+	rp_task_fn fn;
+	const unsigned char *items;
+	unsigned char *items_copy;  /* owned, when queued past the call */
+	uint64_t base_index;
+	uint64_t next_index;
+	uint64_t end_index;
+	uint64_t chunksize;
+	uint64_t item_size;
+	uint32_t flags;             /* RP_TASK_APPLY */
+	uint64_t result_size;       /* per item */
+};
+
+/* The owner's record of a chunk a worker holds. */
+struct rp__slot {
+	_Atomic bool busy;          /* release after the fields below are set */
+	_Atomic bool canceled;      /* completed by rp_result_cancel already */
+	bool got_result;            /* RESULT seen, FAIL records to come */
+	uint32_t fails_left;
+	uint32_t nitems;
+	uint32_t flags;
+	uint64_t first_index;
+	uint64_t result_size;
+	uint64_t big_received;      /* FRAG bytes received so far */
+	uint64_t result_len;
+	struct rp__sink *sink;
+	unsigned char *dest;
+};
+
+struct rp__worker {
+	unsigned index;
+	struct rp_shm region;
+	struct rp_worker_ctl *ctl;
+	void *task_mem, *result_mem;
+	size_t ring_bytes;
+	struct rp_ring_producer tasks;    /* submit_lock */
+	struct rp_ring_consumer results;  /* drain_lock */
+	pid_t pid;
+	int pidfd;                        /* -1 when none */
+	_Atomic bool dead;                /* set by the loop before replacing */
+	_Atomic uint32_t outstanding;     /* chunks dispatched, not completed */
+	uint64_t dispatched;              /* tasks sent to this process */
+	bool retiring;                    /* max_tasks reached: no more */
+	_Atomic bool corrupt;             /* its result ring failed checks */
+	_Atomic bool init_seen;
+	uint32_t slot_cursor;
+	struct rp__slot slots[RP_SLOTS];
+};
+
+enum rp__pool_state {
+	RP_POOL_OPEN,
+	RP_POOL_CLOSED,
+	RP_POOL_TERMINATED,
+	RP_POOL_BROKEN,     /* a respawned worker's initializer failed */
+};
+
+struct rp_pool {
+	unsigned nworkers;
+	struct rp__worker *workers;
+	uint64_t ring_capacity;
+	uint64_t inline_max;
+	uint64_t max_tasks;
+	int64_t grace_ns;
+	enum rp_start_method method;
+	bool pin;
+	rp_init_fn init_fn;
+	void *initarg;
+	size_t initarg_len;
+	struct rp__zygote *zygote;
+	pid_t owner;
+
+	pthread_mutex_t submit_lock;
+	pthread_mutex_t drain_lock;
+	_Atomic int dispatch_wanted;
+	struct rp__batch *pending_head, *pending_tail; /* submit_lock */
+	struct rp__worker **order;        /* submit_lock: dispatch scratch */
+
+	_Atomic int state;                /* enum rp__pool_state */
+	_Atomic uint64_t unfinished;      /* chunks not yet completed */
+	_Atomic uint32_t progress;        /* futex: bumped when unfinished hits 0
+					   * and when workers finish starting */
+	struct rp_error init_error;       /* the first initializer failure */
+	_Atomic int init_failed;
+
+	/* The loop thread. */
+	pthread_t loop_thread;
+	bool loop_running;
+	struct io_uring uring;
+	int ctl_efd;                      /* wakes the loop: stop or re-arm */
+	struct loop_state *loop_state;
+	_Atomic bool loop_stop;
+
+	/* The callback thread. */
+	pthread_t cb_thread;
+	bool cb_running;
+	pthread_mutex_t cb_lock;
+	pthread_cond_t cb_cond;
+	struct rp_result *cb_head, *cb_tail;
+	bool cb_busy;
+	bool cb_stop;
+
+	bool stopping;                    /* join: workers are told to exit */
+	bool closed_broken;               /* close() was called on a broken pool */
+	bool joined;
+};
+
+/* dispatch.c */
+uint64_t rp__batch_chunks(const struct rp__batch *b);
+uint64_t rp__chunk_size_auto(const struct rp_pool *pool, uint64_t n);
+uint64_t rp__chunk_fit(const struct rp_pool *pool, uint64_t chunksize,
+		       uint64_t n, uint64_t item_size, uint64_t result_size);
+int rp__dispatch_submit(struct rp_pool *pool, const struct rp__batch *b,
+			bool borrowed);
+void rp__dispatch_kick(struct rp_pool *pool);
+void rp__submit_unlock(struct rp_pool *pool);
+uint32_t rp__dispatch_cancel(struct rp_pool *pool, struct rp__sink *sink);
+void rp__dispatch_fail_pending(struct rp_pool *pool, const struct rp_error *why);
+
+/* drain.c */
+void rp__drain_all(struct rp_pool *pool);
+void rp__drain_help(struct rp_pool *pool);
+void rp__progress_wake(struct rp_pool *pool);
+void rp__drain_worker(struct rp_pool *pool, struct rp__worker *w);
+void rp__fail_slots(struct rp_pool *pool, struct rp__worker *w,
+		    const struct rp_error *why);
+void rp__chunk_finished(struct rp_pool *pool);
+
+/* loop.c */
+int rp__loop_start(struct rp_pool *pool);
+void rp__loop_stop(struct rp_pool *pool);
+
+/* workers.c */
+int rp__workers_setup(struct rp_pool *pool);
+int rp__worker_spawn(struct rp_pool *pool, struct rp__worker *w);
+void rp__worker_replace(struct rp_pool *pool, struct rp__worker *w);
+void rp__workers_fork_advice(struct rp_pool *pool, int advice);
+int rp__workers_wait_started(struct rp_pool *pool);
+void rp__workers_teardown(struct rp_pool *pool);
+
+/* callback.c */
+int rp__callbacks_start(struct rp_pool *pool);
+void rp__callbacks_queue(struct rp_pool *pool, struct rp_result *res);
+int rp__callbacks_idle_wait(struct rp_pool *pool, int64_t deadline);
+void rp__callbacks_stop(struct rp_pool *pool);
+
+/* result.c */
+/* item_size: bytes per item's result for map, 0 for apply (one result,
+ * which may come back shorter than cap). */
+struct rp_result *rp__result_new(struct rp_pool *pool, size_t cap,
+				 uint64_t item_size, unsigned char *external,
+				 const struct rp_submit_opts *opts,
+				 uint64_t nchunks);
+void rp__result_run_callback(struct rp_result *res);
+void rp__result_put(struct rp_result *res);
+void rp__result_fail_now(struct rp_result *res, const struct rp_error *err);
+struct rp__sink *rp__result_sink(struct rp_result *res);
+bool rp__result_is_live(struct rp_result *res);
+void rp__result_chain_set(struct rp_result *res, struct rp_result *next);
+struct rp_result *rp__result_chain_next(struct rp_result *res);
+
+/* An error record with code and optional printf message. */
+void rp__error_set(struct rp_error *e, int code, int64_t index, pid_t pid,
+		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+#endif

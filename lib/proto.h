@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the owner and a worker say to each other: the layout of a worker's
+ * shared region and the records of its two rings.
+ *
+ * Region of worker i (one memfd each, so no worker can reach another's):
+ *   struct rp_worker_ctl | task ring (owner -> worker) | result ring
+ *   (worker -> owner), each ring rp__ring_bytes(capacity) long, 64-aligned.
+ *
+ * Task ring records:
+ *   RP_REC_TASK   struct rp_task_rec, then nitems * item_size item bytes
+ *                 inline, unless RP_TASK_BIG: then FRAG records carry them.
+ *   RP_REC_FRAG   struct rp_frag_rec, then bytes (pieces of a big payload,
+ *                 in order, right after the record they belong to).
+ *   RP_REC_EXIT   no payload: finish what came before, then exit(0).
+ * Result ring records:
+ *   RP_REC_INIT   struct rp_fail_rec: the initializer's outcome, first.
+ *   RP_REC_FRAG   pieces of a big result, before its RESULT.
+ *   RP_REC_RESULT struct rp_result_rec, then the results inline unless
+ *                 RP_RESULT_BIG; then nfail RP_REC_FAIL records follow.
+ *   RP_REC_FAIL   struct rp_fail_rec, then msg_len message bytes.
+ *
+ * Trust: the owner trusts nothing a worker wrote.  Every field of a result
+ * ring record is checked against what the owner itself recorded for the
+ * slot (sizes, counts, offsets) before it is used.
+ */
+#ifndef RP_PROTO_H
+#define RP_PROTO_H
+
+#include <assert.h>
+#include <stdint.h>
+
+#include "ring.h"
+
+/* In-flight task slots per worker: a worker holds at most this many. */
+#define RP_SLOTS 1024u
+
+enum rp_rec_kind {
+	RP_REC_TASK = 1,
+	RP_REC_FRAG,
+	RP_REC_EXIT,
+	RP_REC_INIT,
+	RP_REC_RESULT,
+	RP_REC_FAIL,
+	RP_REC_KIND_MAX = RP_REC_FAIL,
+};
+
+/* slot_state values: the owner queues and cancels, the worker starts.
+ * QUEUED -> RUNNING (worker's CAS) or QUEUED -> CANCELED (owner's CAS):
+ * exactly one of the two wins. */
+enum rp_slot_state {
+	RP_SLOT_IDLE = 0,
+	RP_SLOT_QUEUED,
+	RP_SLOT_RUNNING,
+	RP_SLOT_CANCELED,
+};
+
+struct rp_worker_ctl {
+	uint32_t magic;
+	uint32_t index;                   /* the worker's number */
+	uint8_t pad0[56];
+	RP_ATOMIC(uint32_t) slot_state[RP_SLOTS];
+};
+
+#define RP_WORKER_CTL_MAGIC 0x4c544352u /* "RCTL" */
+#define RP_WORKER_CTL_BYTES 8192u
+
+static_assert(sizeof(struct rp_worker_ctl) <= RP_WORKER_CTL_BYTES,
+	      "control block fits its space");
+
+/* rp_task_rec.flags */
+#define RP_TASK_APPLY 0x1u   /* one item, result length may shrink, index -1 */
+#define RP_TASK_BIG   0x2u   /* item bytes follow in FRAG records */
+
+struct rp_task_rec {
+	uint64_t fn;          /* rp_task_fn, valid in the workers' image */
+	uint64_t first_index; /* input index of item 0 */
+	uint32_t slot;
+	uint32_t flags;
+	uint32_t nitems;
+	uint32_t pad;
+	uint64_t item_size;
+	uint64_t result_size; /* per item */
+};
+
+static_assert(sizeof(struct rp_task_rec) == 48, "task record layout");
+
+struct rp_frag_rec {
+	uint32_t slot;
+	uint32_t pad;
+	uint64_t offset;      /* of the first byte in the whole payload */
+};
+
+static_assert(sizeof(struct rp_frag_rec) == 16, "frag record layout");
+
+/* rp_result_rec.flags */
+#define RP_RESULT_BIG      0x1u /* the results came in FRAG records */
+#define RP_RESULT_CANCELED 0x2u /* the task never ran: it was cancelled */
+
+struct rp_result_rec {
+	uint32_t slot;
+	uint32_t flags;
+	uint64_t result_len;  /* bytes of results: nitems * result_size, or
+			       * less for an apply task */
+	uint32_t nfail;       /* FAIL records that follow */
+	uint32_t pad;
+};
+
+static_assert(sizeof(struct rp_result_rec) == 24, "result record layout");
+
+struct rp_fail_rec {
+	uint32_t slot;
+	uint32_t item;        /* which item of the task (0 .. nitems - 1) */
+	int32_t code;         /* the task's return value */
+	uint32_t msg_len;     /* message bytes that follow, < RP_ERROR_MESSAGE_MAX */
+};
+
+static_assert(sizeof(struct rp_fail_rec) == 16, "fail record layout");
+
+/* Exit statuses of a worker that stops on its own for a reason of ours. */
+#define RP_WORKER_EXIT_OK       0   /* EXIT record or max_tasks reached */
+#define RP_WORKER_EXIT_INIT     121 /* its initializer failed */
+#define RP_WORKER_EXIT_PROTOCOL 122 /* its task ring made no sense */
+#define RP_WORKER_EXIT_NOMEM    123 /* could not allocate a big payload */
+
+/* Largest payload of one record in a ring of capacity bytes. */
+static inline uint64_t rp__proto_inline_max(uint64_t capacity)
+{
+	return RP_RING_MAX_PAYLOAD(capacity);
+}
+
+#endif

@@ -1,0 +1,426 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rp_result_t: the owner's handle on an async call (Python's AsyncResult).
+ *
+ * A result is a sink for its chunks: each completed or failed chunk counts
+ * down chunks_left, and the last one completes the result.  References:
+ * one for the caller (dropped by rp_result_free), one per chunk in flight
+ * or pending, one while its callback is queued or running.  The memory
+ * goes back to a process-wide free list, oldest first, so a result freed
+ * through the API is still recognisable as freed (-EINVAL) until that
+ * memory is reused for a newer result.
+ *
+ * Completion publishes `state` with a seq_cst store and then reads
+ * `waiters`; a waiter increments `waiters` and then re-reads `state` before
+ * sleeping on it (Dekker): one of them sees the other, so no wake-up is
+ * lost and no syscall is made when nobody sleeps.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool.h"
+#include "sys.h"
+
+#define RESULT_LIVE  0x52534c54u /* "RSLT" */
+#define RESULT_FREED 0x44454144u /* "DEAD" */
+#define RESULT_SMALL 64
+#define RESULTS_PER_BLOCK 256
+/* How long a waiter polls (draining rings itself) before it sleeps. */
+#define RESULT_SPIN_NS 50000
+
+enum { RESULT_PENDING = 0, RESULT_DONE = 1 };
+
+struct rp_result {
+	struct rp__sink sink;
+	uint32_t magic;
+	_Atomic bool user_freed;  /* rp_result_free was called */
+	_Atomic bool in_callback; /* its callback runs: usable even if freed */
+	_Atomic uint32_t state;   /* futex word */
+	_Atomic uint32_t waiters;
+	_Atomic int refs;
+	_Atomic uint64_t chunks_left;
+	bool apply;               /* one item whose result may shrink */
+	struct rp_pool *pool;     /* valid while pending */
+	pthread_mutex_t lock;     /* error, len */
+	int code;                 /* 0, or error.code once done */
+	bool failed;
+	struct rp_error error;
+	unsigned char *data;
+	size_t cap, len;
+	uint64_t item_result_size; /* map: bytes per item */
+	bool owns_data;
+	struct rp_submit_opts cb;
+	struct rp_result *next;   /* free list, callback queue */
+	unsigned char small[RESULT_SMALL];
+};
+
+/* ---- allocation ---------------------------------------------------------- */
+
+static struct {
+	pthread_mutex_t lock;
+	struct rp_result *head, *tail;
+} free_list = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static int grow_free_list(void)
+{
+	struct rp_result *block = calloc(RESULTS_PER_BLOCK, sizeof(*block));
+
+	if (!block)
+		return -ENOMEM;
+	for (int i = 0; i < RESULTS_PER_BLOCK; i++) {
+		block[i].magic = RESULT_FREED;
+		block[i].next = i + 1 < RESULTS_PER_BLOCK ? &block[i + 1] : NULL;
+	}
+	if (free_list.tail)
+		free_list.tail->next = block;
+	else
+		free_list.head = block;
+	free_list.tail = &block[RESULTS_PER_BLOCK - 1];
+	return 0;
+}
+
+static struct rp_result *result_alloc(void)
+{
+	struct rp_result *r = NULL;
+
+	pthread_mutex_lock(&free_list.lock);
+	if (free_list.head || grow_free_list() == 0) {
+		r = free_list.head;
+		free_list.head = r->next;
+		if (!free_list.head)
+			free_list.tail = NULL;
+	}
+	pthread_mutex_unlock(&free_list.lock);
+	return r;
+}
+
+static void result_release(struct rp_result *r)
+{
+	if (r->owns_data)
+		free(r->data);
+	pthread_mutex_destroy(&r->lock);
+	r->magic = RESULT_FREED;
+	r->next = NULL;
+	pthread_mutex_lock(&free_list.lock);
+	if (free_list.tail)
+		free_list.tail->next = r;
+	else
+		free_list.head = r;
+	free_list.tail = r;
+	pthread_mutex_unlock(&free_list.lock);
+}
+
+void rp__result_put(struct rp_result *r)
+{
+	/* acq_rel: the last owner sees every write made under other refs. */
+	if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1)
+		result_release(r);
+}
+
+static void result_get_ref(struct rp__sink *s)
+{
+	struct rp_result *r = (struct rp_result *)s;
+
+	atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+}
+
+static void result_put_ref(struct rp__sink *s)
+{
+	rp__result_put((struct rp_result *)s);
+}
+
+/* ---- completion ----------------------------------------------------------- */
+
+static void complete(struct rp_result *r)
+{
+	bool has_cb;
+
+	pthread_mutex_lock(&r->lock);
+	r->code = r->failed ? r->error.code : 0;
+	pthread_mutex_unlock(&r->lock);
+	has_cb = r->failed ? r->cb.error_callback != NULL : r->cb.callback != NULL;
+	if (has_cb)
+		atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+	/* seq_cst: the Dekker pair with rp_result_wait's waiters increment. */
+	atomic_store(&r->state, RESULT_DONE);
+	if (atomic_load(&r->waiters))
+		rp__sys_futex_wake_private(&r->state);
+	if (has_cb)
+		rp__callbacks_queue(r->pool, r);
+}
+
+static void count_down(struct rp_result *r)
+{
+	if (atomic_fetch_sub_explicit(&r->chunks_left, 1,
+				      memory_order_acq_rel) == 1)
+		complete(r);
+}
+
+/* Keep the failure with the lowest input index: map's "first error". */
+static void record_failure(struct rp_result *r, const struct rp_error *err)
+{
+	pthread_mutex_lock(&r->lock);
+	if (!r->failed || err->index < r->error.index) {
+		r->error = *err;
+		r->failed = true;
+		if (r->apply)
+			r->error.index = -1;
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void result_chunk_done(struct rp__sink *s, uint64_t first_index,
+			      uint32_t nitems, uint64_t result_len)
+{
+	struct rp_result *r = (struct rp_result *)s;
+
+	/* Only an apply task may return fewer bytes than it was given. */
+	if (r->apply && result_len < r->len)
+		r->len = result_len;
+	count_down(r);
+}
+
+static void result_item_failed(struct rp__sink *s, const struct rp_error *err)
+{
+	record_failure((struct rp_result *)s, err);
+}
+
+static void result_chunk_failed(struct rp__sink *s, uint64_t first_index,
+				uint32_t nitems, const struct rp_error *err)
+{
+	struct rp_result *r = (struct rp_result *)s;
+
+	record_failure(r, err);
+	count_down(r);
+}
+
+static unsigned char *result_dest(struct rp__sink *s, uint64_t first_index,
+				  uint32_t nitems)
+{
+	struct rp_result *r = (struct rp_result *)s;
+
+	return r->data + first_index * r->item_result_size;
+}
+
+static const struct rp__sink_ops result_ops = {
+	.dest = result_dest,
+	.chunk_done = result_chunk_done,
+	.item_failed = result_item_failed,
+	.chunk_failed = result_chunk_failed,
+	.get = result_get_ref,
+	.put = result_put_ref,
+};
+
+/* ---- internal API ---------------------------------------------------------- */
+
+struct rp_result *rp__result_new(struct rp_pool *pool, size_t cap,
+				 uint64_t item_size, unsigned char *external,
+				 const struct rp_submit_opts *opts,
+				 uint64_t nchunks)
+{
+	struct rp_result *r = result_alloc();
+
+	if (!r)
+		return NULL;
+	memset(r, 0, sizeof(*r));
+	if (external) {
+		r->data = external;
+	} else if (cap <= RESULT_SMALL) {
+		r->data = r->small;
+	} else {
+		r->data = malloc(cap);
+		if (!r->data) {
+			result_release(r);
+			return NULL;
+		}
+		r->owns_data = true;
+	}
+	r->sink.ops = &result_ops;
+	r->magic = RESULT_LIVE;
+	r->pool = pool;
+	r->cap = r->len = cap;
+	r->apply = item_size == 0;
+	r->item_result_size = item_size;
+	pthread_mutex_init(&r->lock, NULL);
+	atomic_init(&r->refs, 1);
+	atomic_init(&r->chunks_left, nchunks);
+	atomic_init(&r->state, nchunks ? RESULT_PENDING : RESULT_DONE);
+	if (opts)
+		r->cb = *opts;
+	return r;
+}
+
+struct rp__sink *rp__result_sink(struct rp_result *r)
+{
+	return &r->sink;
+}
+
+bool rp__result_is_live(struct rp_result *r)
+{
+	return r && r->magic == RESULT_LIVE &&
+	       (!atomic_load_explicit(&r->user_freed, memory_order_relaxed) ||
+		atomic_load_explicit(&r->in_callback, memory_order_relaxed));
+}
+
+void rp__result_chain_set(struct rp_result *r, struct rp_result *next)
+{
+	r->next = next;
+}
+
+struct rp_result *rp__result_chain_next(struct rp_result *r)
+{
+	return r->next;
+}
+
+/* Fail a result none of whose chunks were dispatched (a failed submit). */
+void rp__result_fail_now(struct rp_result *r, const struct rp_error *err)
+{
+	record_failure(r, err);
+	atomic_store(&r->chunks_left, 1);
+	count_down(r);
+}
+
+/* On the callback thread: exactly once, then the queue's reference goes. */
+void rp__result_run_callback(struct rp_result *r)
+{
+	rp_callback_fn fn = r->failed ? r->cb.error_callback : r->cb.callback;
+
+	if (fn) {
+		atomic_store_explicit(&r->in_callback, true, memory_order_relaxed);
+		fn(r, r->cb.user);
+		atomic_store_explicit(&r->in_callback, false, memory_order_relaxed);
+	}
+	rp__result_put(r);
+}
+
+/* ---- waiting ------------------------------------------------------------------ */
+
+static bool is_done(struct rp_result *r)
+{
+	return atomic_load_explicit(&r->state, memory_order_acquire) ==
+	       RESULT_DONE;
+}
+
+/*
+ * Poll for a while, draining the result rings ourselves when nobody else
+ * is: a result then reaches this thread with no hand-over from the loop
+ * thread.  Only then sleep, and let the loop thread wake us.
+ */
+static int wait_done(struct rp_result *r, int64_t timeout_ns)
+{
+	int64_t start = rp__now_ns();
+	int64_t deadline = timeout_ns < 0 ? -1 : start + timeout_ns;
+	int64_t spin_end = start + RESULT_SPIN_NS;
+	struct rp_pool *pool = r->pool;
+
+	while (!is_done(r)) {
+		int64_t now = rp__now_ns();
+
+		if (deadline >= 0 && now >= deadline)
+			return -ETIMEDOUT;
+		if (now < spin_end) {
+			rp__drain_help(pool);
+			__builtin_ia32_pause();
+			continue;
+		}
+		atomic_fetch_add(&r->waiters, 1);
+		if (!is_done(r))
+			rp__sys_futex_wait_private(&r->state, RESULT_PENDING,
+					       deadline);
+		atomic_fetch_sub(&r->waiters, 1);
+	}
+	return 0;
+}
+
+static int check_live(rp_result_t *r)
+{
+	return rp__result_is_live(r) ? 0 : -EINVAL;
+}
+
+RP_API int rp_result_wait(rp_result_t *r, int64_t timeout_ns)
+{
+	if (check_live(r) < 0 || (timeout_ns < 0 && timeout_ns != RP_FOREVER))
+		return -EINVAL;
+	return wait_done(r, timeout_ns);
+}
+
+RP_API int rp_result_get(rp_result_t *r, int64_t timeout_ns,
+			 const void **ret_data, size_t *ret_len)
+{
+	int err = rp_result_wait(r, timeout_ns);
+
+	if (err < 0)
+		return err;
+	if (r->code)
+		return r->code;
+	if (ret_data)
+		*ret_data = r->data;
+	if (ret_len)
+		*ret_len = r->len;
+	return 0;
+}
+
+RP_API int rp_result_ready(rp_result_t *r)
+{
+	if (check_live(r) < 0)
+		return -EINVAL;
+	return is_done(r);
+}
+
+RP_API int rp_result_successful(rp_result_t *r)
+{
+	if (check_live(r) < 0 || !is_done(r))
+		return -EINVAL;
+	return r->code == 0;
+}
+
+RP_API const struct rp_error *rp_result_error(rp_result_t *r)
+{
+	if (check_live(r) < 0 || !is_done(r) || r->code == 0)
+		return NULL;
+	return &r->error;
+}
+
+RP_API int rp_result_cancel(rp_result_t *r, bool force)
+{
+	uint32_t n;
+
+	if (check_live(r) < 0)
+		return -EINVAL;
+	if (force)
+		return -EOPNOTSUPP;
+	if (is_done(r))
+		return -EALREADY;
+	n = rp__dispatch_cancel(r->pool, &r->sink);
+	return n ? 0 : is_done(r) ? -EALREADY : -EBUSY;
+}
+
+RP_API void rp_result_free(rp_result_t *r)
+{
+	/* Only the first free drops the caller's reference. */
+	if (!r || r->magic != RESULT_LIVE ||
+	    atomic_exchange_explicit(&r->user_freed, true, memory_order_relaxed))
+		return;
+	rp__result_put(r);
+}
+
+/* ---- shared helpers ---------------------------------------------------------- */
+
+void rp__error_set(struct rp_error *e, int code, int64_t index, pid_t pid,
+		   const char *fmt, ...)
+{
+	va_list ap;
+
+	memset(e, 0, sizeof(*e));
+	e->code = code;
+	e->index = index;
+	e->worker_pid = pid;
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(e->message, sizeof(e->message), fmt, ap);
+		va_end(ap);
+	}
+}

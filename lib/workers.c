@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The owner's handling of worker processes: their shared regions, starting
+ * them (from the pool's zygote or straight from the caller), and replacing
+ * one that ended.
+ *
+ * Regions are private to the pool: once the zygote holds them (or, for
+ * RP_START_FORK, outside the moment a worker is cloned) they are marked
+ * MADV_DONTFORK in the owner, so children of anything else the owner
+ * starts, other pools' workers included, never see them.  A worker unmaps
+ * every region but its own as it starts.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "pool.h"
+#include "spawn.h"
+#include "sys.h"
+#include "worker.h"
+
+static size_t region_bytes(const struct rp_pool *pool)
+{
+	return RP_WORKER_CTL_BYTES + 2 * rp__ring_bytes((uint32_t)pool->ring_capacity);
+}
+
+/* Lay out empty rings and a fresh control block, and open our ends. */
+static int region_init(struct rp_pool *pool, struct rp__worker *w)
+{
+	unsigned char *base = w->region.addr;
+	int err;
+
+	w->ring_bytes = rp__ring_bytes((uint32_t)pool->ring_capacity);
+	w->ctl = (struct rp_worker_ctl *)base;
+	w->task_mem = base + RP_WORKER_CTL_BYTES;
+	w->result_mem = base + RP_WORKER_CTL_BYTES + w->ring_bytes;
+	memset(w->ctl, 0, sizeof(*w->ctl));
+	w->ctl->magic = RP_WORKER_CTL_MAGIC;
+	w->ctl->index = w->index;
+	err = rp__ring_init(w->task_mem, w->ring_bytes, (uint32_t)pool->ring_capacity);
+	if (err == 0)
+		err = rp__ring_init(w->result_mem, w->ring_bytes,
+				    (uint32_t)pool->ring_capacity);
+	if (err == 0)
+		err = rp__ring_producer_open(w->task_mem, w->ring_bytes, &w->tasks);
+	if (err == 0)
+		err = rp__ring_consumer_open(w->result_mem, w->ring_bytes,
+					     RP_REC_KIND_MAX, &w->results);
+	return err;
+}
+
+int rp__workers_setup(struct rp_pool *pool)
+{
+	pool->workers = calloc(pool->nworkers, sizeof(*pool->workers));
+	if (!pool->workers)
+		return -ENOMEM;
+	for (unsigned i = 0; i < pool->nworkers; i++) {
+		struct rp__worker *w = &pool->workers[i];
+		int err;
+
+		w->index = i;
+		w->pidfd = -1;
+		w->region.fd = -1;
+		err = rp__shm_create("rp-worker", region_bytes(pool), RP_SHM_SEAL,
+				     &w->region);
+		if (err < 0)
+			return err;
+		/* The mapping is all we need; children inherit it. */
+		rp__shm_close_fd(&w->region);
+		err = region_init(pool, w);
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
+/* Let clones inherit the regions (advice DOFORK) or not (DONTFORK). */
+void rp__workers_fork_advice(struct rp_pool *pool, int advice)
+{
+	for (unsigned i = 0; i < pool->nworkers; i++)
+		if (pool->workers && pool->workers[i].region.addr)
+			madvise(pool->workers[i].region.addr,
+				pool->workers[i].region.size, advice);
+}
+
+/* The i-th CPU this process may use, modulo their number. */
+static bool nth_cpu(unsigned i, cpu_set_t *ret)
+{
+	cpu_set_t allowed;
+	int count, seen = 0;
+
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
+		return false;
+	count = CPU_COUNT(&allowed);
+	if (count <= 0)
+		return false;
+	i %= (unsigned)count;
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &allowed))
+			continue;
+		if ((unsigned)seen++ == i) {
+			CPU_ZERO(ret);
+			CPU_SET(cpu, ret);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void *worker_payload(const struct rp_pool *pool, unsigned index,
+			    size_t *ret_len)
+{
+	struct rp_worker_args a = {
+		.ring_capacity = pool->ring_capacity,
+		.max_tasks = pool->max_tasks,
+		.init_fn = (uint64_t)(uintptr_t)pool->init_fn,
+		.initarg_len = pool->initarg_len,
+		.index = index,
+		.nworkers = pool->nworkers,
+	};
+	size_t regions = sizeof(struct rp_region_ref) * pool->nworkers;
+	size_t len = sizeof(a) + regions + pool->initarg_len;
+	unsigned char *p = malloc(len);
+
+	if (!p)
+		return NULL;
+	memcpy(p, &a, sizeof(a));
+	for (unsigned i = 0; i < pool->nworkers; i++) {
+		struct rp_region_ref r = {
+			.addr = (uint64_t)(uintptr_t)pool->workers[i].region.addr,
+			.size = pool->workers[i].region.size,
+		};
+
+		memcpy(p + sizeof(a) + i * sizeof(r), &r, sizeof(r));
+	}
+	if (pool->initarg_len)
+		memcpy(p + sizeof(a) + regions, pool->initarg, pool->initarg_len);
+	*ret_len = len;
+	return p;
+}
+
+int rp__worker_spawn(struct rp_pool *pool, struct rp__worker *w)
+{
+	struct rp__child_spec spec;
+	int err;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.payload = worker_payload(pool, w->index, &spec.payload_len);
+	if (!spec.payload)
+		return -ENOMEM;
+	spec.main = rp__worker_main;
+	spec.parent = pool->owner;
+	snprintf(spec.name, sizeof(spec.name), "PoolWorker-%u", w->index + 1);
+	snprintf(spec.comm, sizeof(spec.comm), "rp-w%u", w->index);
+	spec.pin = pool->pin && nth_cpu(w->index, &spec.cpus);
+
+	if (pool->method == RP_START_FORK) {
+		rp__workers_fork_advice(pool, MADV_DOFORK);
+		err = rp__spawn_direct(&spec, &w->pid, &w->pidfd);
+		rp__workers_fork_advice(pool, MADV_DONTFORK);
+	} else {
+		err = rp__zygote_spawn(pool->zygote, &spec, &w->pid, &w->pidfd);
+	}
+	free(spec.payload);
+	if (err == 0) {
+		w->dispatched = 0;
+		w->retiring = false;
+		atomic_store(&w->dead, false);
+	}
+	return err;
+}
+
+/* Reap w's ended process; fill why with what the user will see. */
+static void reap(struct rp_pool *pool, struct rp__worker *w,
+		 struct rp_error *why)
+{
+	int code = 0;
+
+	while (rp__sys_pidfd_reap(w->pidfd, &code) == 0)
+		rp__sys_wait_readable(w->pidfd, -1);
+	if (atomic_load(&w->corrupt)) {
+		rp__error_set(why, RP_ECORRUPT, -1, w->pid,
+			      "worker %d wrote an invalid result record and was "
+			      "replaced", (int)w->pid);
+	} else if (atomic_load(&pool->state) == RP_POOL_TERMINATED) {
+		rp__error_set(why, RP_ETERMINATED, -1, w->pid,
+			      "the pool was terminated");
+	} else if (code < 0) {
+		rp__error_set(why, RP_EWORKER_DIED, -1, w->pid,
+			      "worker %d killed by signal %d", (int)w->pid, -code);
+		why->signal = -code;
+	} else {
+		rp__error_set(why, RP_EWORKER_DIED, -1, w->pid,
+			      "worker %d exited with status %d", (int)w->pid, code);
+		why->exit_status = code;
+	}
+	close(w->pidfd);
+	w->pidfd = -1;
+}
+
+/* A worker that ends before its initializer reported fails the start. */
+static void note_start_failure(struct rp_pool *pool, struct rp__worker *w,
+			       const struct rp_error *why)
+{
+	if (atomic_load(&w->init_seen) || atomic_exchange(&pool->init_failed, 1))
+		return;
+	pool->init_error = *why;
+	pool->init_error.code = RP_EINIT;
+	rp__progress_wake(pool);
+}
+
+static bool may_respawn(struct rp_pool *pool)
+{
+	int st = atomic_load(&pool->state);
+
+	return !pool->stopping && !atomic_load(&pool->init_failed) &&
+	       (st == RP_POOL_OPEN || st == RP_POOL_CLOSED);
+}
+
+/* The pool cannot start workers any more: fail what waits for them. */
+static void mark_broken(struct rp_pool *pool)
+{
+	struct rp_error why = pool->init_error;
+
+	atomic_store(&pool->state, RP_POOL_BROKEN);
+	rp__dispatch_fail_pending(pool, &why);
+}
+
+/*
+ * rp__worker_replace - w's process ended (its pidfd is readable).  Keeps
+ * the results it published, fails the chunks it still held, and starts a
+ * replacement unless the pool is stopping.  Takes both locks.
+ */
+void rp__worker_replace(struct rp_pool *pool, struct rp__worker *w)
+{
+	struct rp_error why;
+	bool started;
+
+	atomic_store(&w->dead, true);
+	pthread_mutex_lock(&pool->submit_lock);
+	pthread_mutex_lock(&pool->drain_lock);
+	/* Its last records, its initializer's report among them maybe. */
+	rp__drain_worker(pool, w);
+	started = atomic_load(&w->init_seen);
+	reap(pool, w, &why);
+	rp__fail_slots(pool, w, &why);
+	note_start_failure(pool, w, &why);
+	if (may_respawn(pool) && started) {
+		atomic_store(&w->corrupt, false);
+		atomic_store(&w->init_seen, false);
+		if (region_init(pool, w) < 0 || rp__worker_spawn(pool, w) < 0) {
+			rp__error_set(&pool->init_error, RP_EBROKEN, -1, 0,
+				      "could not start a replacement worker");
+			atomic_store(&pool->init_failed, 1);
+		}
+	}
+	if (atomic_load(&pool->init_failed) &&
+	    atomic_load(&pool->state) != RP_POOL_TERMINATED)
+		mark_broken(pool);
+	pthread_mutex_unlock(&pool->drain_lock);
+	rp__submit_unlock(pool);
+	rp__progress_wake(pool);
+}
+
+/* Until every worker reported its initializer, or one failed to start. */
+int rp__workers_wait_started(struct rp_pool *pool)
+{
+	for (;;) {
+		uint32_t seen = atomic_load(&pool->progress);
+		unsigned ready = 0;
+
+		if (atomic_load(&pool->init_failed))
+			return RP_EINIT;
+		for (unsigned i = 0; i < pool->nworkers; i++)
+			ready += atomic_load(&pool->workers[i].init_seen);
+		if (ready == pool->nworkers)
+			return 0;
+		rp__sys_futex_wait_private(&pool->progress, seen, -1);
+	}
+}
+
+/* Kill whatever still runs, reap it, and unmap every region. */
+void rp__workers_teardown(struct rp_pool *pool)
+{
+	if (!pool->workers)
+		return;
+	for (unsigned i = 0; i < pool->nworkers; i++) {
+		struct rp__worker *w = &pool->workers[i];
+		int code;
+
+		if (w->pidfd >= 0) {
+			rp__sys_pidfd_send_signal(w->pidfd, w->pid, SIGKILL);
+			while (rp__sys_pidfd_reap(w->pidfd, &code) == 0)
+				rp__sys_wait_readable(w->pidfd, -1);
+			close(w->pidfd);
+			w->pidfd = -1;
+		}
+		rp__shm_destroy(&w->region);
+	}
+	free(pool->workers);
+	pool->workers = NULL;
+}
