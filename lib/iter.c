@@ -5,8 +5,8 @@
  * The iterator owns a window of `window` positions; input index i lives at
  * position i % window, for its input bytes (when a producer makes them),
  * its result and its state.  Items are pulled, in whole chunks, only while
- * fewer than `window` items are pulled and not yet yielded, so memory is
- * bounded whatever the producer does.  window is a multiple of chunksize
+ * the pulled indices stay within window of the lowest one not yet yielded,
+ * so memory is bounded whatever the producer does.  window is a multiple of chunksize
  * and chunks start at multiples of chunksize, so a chunk's positions are
  * contiguous and its results land in place.
  *
@@ -51,6 +51,8 @@ struct rp_iter {
 	uint64_t pulled;         /* items taken from the input */
 	uint64_t yielded;        /* items handed to the caller */
 	uint64_t next_ordered;   /* ordered: the index to yield next */
+	uint64_t low;            /* the lowest index not yet yielded: the
+				  * window spans [low, low + window) */
 	bool input_done;
 	int input_err;           /* the producer's error, reported once */
 	struct rp_error returned_error;
@@ -184,7 +186,9 @@ static uint64_t produce(struct rp_iter *it, uint64_t first, uint64_t n)
 /* Pull and submit whole chunks while the window has room. */
 static int pull(struct rp_iter *it)
 {
-	while (!it->input_done && it->pulled - it->yielded + it->chunksize <= it->window) {
+	/* Positions are reused by index, so the bound is on the index span,
+	 * not on the count: unordered, an old item may still be unread. */
+	while (!it->input_done && it->pulled + it->chunksize - it->low <= it->window) {
 		uint64_t first = it->pulled, n = it->chunksize;
 		struct rp__batch b = {
 			.sink = &it->sink, .fn = it->fn, .base_index = first,
@@ -273,6 +277,8 @@ static int take(struct rp_iter *it, uint64_t index, struct rp_item *out)
 	else
 		it->fifo_head++;
 	it->yielded++;
+	while (it->low < it->pulled && item_at(it, it->low)->state == ITEM_EMPTY)
+		it->low++;
 	return code;
 }
 
