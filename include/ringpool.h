@@ -303,7 +303,7 @@ RP_API int rp_task_worker(const rp_task_ctx_t *ctx);
 /* ------------------------------------------------------------------------ */
 
 struct rp_pool_opts {
-	unsigned nworkers;           /* 0: rp_cpu_count() */
+	unsigned nworkers;           /* 0: rp_cpu_count(); at most 4096 */
 	rp_init_fn initializer;      /* optional */
 	const void *initarg;         /* copied */
 	size_t initarg_len;
@@ -354,7 +354,8 @@ RP_API int rp_pool_terminate(rp_pool_t *pool);
  * rp_pool_join - wait until every worker has exited and been reaped, and
  * every result and callback is done.  Only after close or terminate.
  * Python: join().  Returns 0, -ETIMEDOUT, -EINVAL (NULL, bad timeout, pool
- * neither closed nor terminated).
+ * neither closed nor terminated), -EDEADLK (called from one of the pool's
+ * callbacks).
  */
 RP_API int rp_pool_join(rp_pool_t *pool, int64_t timeout_ns);
 
@@ -373,9 +374,14 @@ RP_API void rp_pool_destroy(rp_pool_t *pool);
 /*
  * Callbacks run in the owner's process on the pool's callback thread: one
  * at a time for a pool, exactly once per async call (callback on success,
- * error_callback on failure; neither if both are NULL).  res is valid during
- * the call even if its owner freed it.  A callback may submit new tasks.
- * A slow callback delays other callbacks, never the completion of results.
+ * error_callback on failure; neither if both are NULL).  res is ready when
+ * its callback runs, and readable inside it even if its owner freed it.
+ * Unlike Python, a result is ready before its callback has run, so a slow
+ * callback delays other callbacks only, never the readiness of any result;
+ * rp_pool_join waits for every callback.  A callback may submit new tasks
+ * (after rp_pool_close they are refused with RP_ECLOSED: to chain work,
+ * close once the follow-ups are in).  A callback must not join or destroy
+ * its pool (-EDEADLK).
  */
 typedef void (*rp_callback_fn)(rp_result_t *res, void *user);
 

@@ -13,11 +13,15 @@
  * thread ever blocks on submit_lock to drain.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pool.h"
 #include "sys.h"
+
+/* Workers considered per dispatch: the least loaded of the first this many. */
+#define RP_DISPATCH_MAX_ORDER 4096
 
 /* How long a big payload waits for ring space before it checks the worker
  * is still alive; the worker's death also ends that wait. */
@@ -67,7 +71,7 @@ static int slot_alloc(struct rp__worker *w)
 	for (uint32_t i = 0; i < RP_SLOTS; i++) {
 		uint32_t s = (w->slot_cursor + i) % RP_SLOTS;
 
-		/* acquire: pairs with the release in drain.c's slot_free(). */
+		/* acquire: pairs with the release in drain.c's settle_slot(). */
 		if (!atomic_load_explicit(&w->slots[s].busy, memory_order_acquire)) {
 			w->slot_cursor = (s + 1) % RP_SLOTS;
 			return (int)s;
@@ -82,23 +86,39 @@ static bool can_take(const struct rp__worker *w)
 	return !atomic_load(&w->dead) && !w->retiring && w->pidfd >= 0;
 }
 
-/* Workers in order of fewest chunks outstanding (ties: lowest number). */
+/*
+ * Sort key: chunks outstanding first; on a tie, a worker pinned to the
+ * caller's own CPU comes last, since it could only run once the caller
+ * stops running there (a lone apply otherwise pays a scheduler round trip).
+ */
+static uint64_t load_key(const struct rp__worker *w, int my_cpu)
+{
+	uint64_t load = atomic_load_explicit(&w->outstanding, memory_order_relaxed);
+
+	return load << 1 | (w->cpu >= 0 && w->cpu == my_cpu);
+}
+
+/* Workers that can take work, least loaded first. */
 static unsigned order_workers(struct rp_pool *pool, struct rp__worker **out)
 {
+	int my_cpu = sched_getcpu();
+	uint64_t keys[RP_DISPATCH_MAX_ORDER];
 	unsigned n = 0;
 
-	for (unsigned i = 0; i < pool->nworkers; i++) {
+	for (unsigned i = 0; i < pool->nworkers && n < RP_DISPATCH_MAX_ORDER; i++) {
 		struct rp__worker *w = &pool->workers[i];
-		uint32_t load;
+		uint64_t key;
 		unsigned j;
 
 		if (!can_take(w))
 			continue;
-		load = atomic_load_explicit(&w->outstanding, memory_order_relaxed);
-		for (j = n; j > 0 && atomic_load_explicit(&out[j - 1]->outstanding,
-						 memory_order_relaxed) > load; j--)
+		key = load_key(w, my_cpu);
+		for (j = n; j > 0 && keys[j - 1] > key; j--) {
 			out[j] = out[j - 1];
+			keys[j] = keys[j - 1];
+		}
 		out[j] = w;
+		keys[j] = key;
 		n++;
 	}
 	return n;

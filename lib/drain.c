@@ -30,25 +30,41 @@ void rp__chunk_finished(struct rp_pool *pool)
 		rp__progress_wake(pool);
 }
 
-static void slot_free(struct rp__worker *w, struct rp__slot *sl)
+/*
+ * Give the slot back, then tell the sink: the worker counts as less loaded
+ * before anyone can see the chunk complete, so a caller that submits next
+ * finds it idle.  The slot's fields are copied first, since the slot may be
+ * reused the moment busy is cleared.
+ */
+static void settle_slot(struct rp_pool *pool, struct rp__worker *w,
+			struct rp__slot *sl, const struct rp_error *why)
 {
 	struct rp__sink *sink = sl->sink;
+	uint64_t first = sl->first_index, len = sl->result_len;
+	uint32_t n = sl->nitems;
+	bool apply = sl->flags & RP_TASK_APPLY;
+	bool report = !atomic_load(&sl->canceled);
 
 	atomic_fetch_sub_explicit(&w->outstanding, 1, memory_order_relaxed);
 	/* release: pairs with the acquire in dispatch.c's slot_alloc(). */
 	atomic_store_explicit(&sl->busy, false, memory_order_release);
+	if (report && why) {
+		struct rp_error e = *why;
+
+		e.index = apply ? -1 : (int64_t)first;
+		sink->ops->chunk_failed(sink, first, n, &e);
+	} else if (report) {
+		sink->ops->chunk_done(sink, first, n, len);
+	}
+	if (report)
+		rp__chunk_finished(pool);
 	sink->ops->put(sink);
 }
 
 static void finish_slot(struct rp_pool *pool, struct rp__worker *w,
 			struct rp__slot *sl)
 {
-	if (!atomic_load(&sl->canceled)) {
-		sl->sink->ops->chunk_done(sl->sink, sl->first_index, sl->nitems,
-					  sl->result_len);
-		rp__chunk_finished(pool);
-	}
-	slot_free(w, sl);
+	settle_slot(pool, w, sl, NULL);
 }
 
 static int corrupt(struct rp__worker *w)
@@ -118,7 +134,7 @@ static int on_result(struct rp_pool *pool, struct rp__worker *w,
 		/* Only a chunk the owner cancelled comes back unrun. */
 		if (!atomic_load(&sl->canceled) || body != 0)
 			return corrupt(w);
-		slot_free(w, sl);
+		settle_slot(pool, w, sl, NULL);
 		return 0;
 	}
 	if (atomic_load(&sl->canceled) || !length_ok(sl, r.result_len) ||
@@ -247,22 +263,12 @@ void rp__drain_help(struct rp_pool *pool)
 
 /* With both locks: every chunk w still holds fails with why. */
 void rp__fail_slots(struct rp_pool *pool, struct rp__worker *w,
-		    const struct rp_error *why_in)
+		    const struct rp_error *why)
 {
-	struct rp_error why = *why_in;
-
 	for (uint32_t s = 0; s < RP_SLOTS; s++) {
 		struct rp__slot *sl = &w->slots[s];
 
-		if (!atomic_load_explicit(&sl->busy, memory_order_acquire))
-			continue;
-		if (!atomic_load(&sl->canceled)) {
-			why.index = (sl->flags & RP_TASK_APPLY) ?
-				-1 : (int64_t)sl->first_index;
-			sl->sink->ops->chunk_failed(sl->sink, sl->first_index,
-						    sl->nitems, &why);
-			rp__chunk_finished(pool);
-		}
-		slot_free(w, sl);
+		if (atomic_load_explicit(&sl->busy, memory_order_acquire))
+			settle_slot(pool, w, sl, why);
 	}
 }

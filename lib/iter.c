@@ -317,8 +317,7 @@ static int try_next(struct rp_iter *it, struct rp_item *out, bool *got)
 
 RP_API int rp_iter_next(rp_iter_t *it, int64_t timeout_ns, struct rp_item *ret_item)
 {
-	int64_t start = rp__now_ns();
-	int64_t deadline = timeout_ns < 0 ? -1 : start + timeout_ns;
+	int64_t start = -1, deadline = -1;
 	bool got;
 	int code;
 
@@ -327,6 +326,7 @@ RP_API int rp_iter_next(rp_iter_t *it, int64_t timeout_ns, struct rp_item *ret_i
 		return -EINVAL;
 	for (;;) {
 		uint32_t seen = atomic_load(&it->seq);
+		int64_t now;
 
 		code = pull(it);
 		if (code < 0 && it->pulled == it->yielded)
@@ -334,9 +334,16 @@ RP_API int rp_iter_next(rp_iter_t *it, int64_t timeout_ns, struct rp_item *ret_i
 		code = try_next(it, ret_item, &got);
 		if (got)
 			return code;
-		if (deadline >= 0 && rp__now_ns() >= deadline)
+		/* The clock only once we have to wait: items already done
+		 * are handed over without it. */
+		now = rp__now_ns();
+		if (start < 0) {
+			start = now;
+			deadline = timeout_ns < 0 ? -1 : now + timeout_ns;
+		}
+		if (deadline >= 0 && now >= deadline)
 			return -ETIMEDOUT;
-		if (rp__now_ns() - start < ITER_SPIN_NS) {
+		if (now - start < ITER_SPIN_NS) {
 			rp__drain_help(it->pool);
 			__builtin_ia32_pause();
 		} else {

@@ -156,6 +156,22 @@ static void replace_dead(struct loop_state *ls)
 	}
 }
 
+/*
+ * Block until something happens.  On valgrind, in slices: it would keep its
+ * big lock through io_uring_enter and stop the pool's other threads.
+ */
+static void wait_events(struct rp_pool *pool)
+{
+	struct __kernel_timespec slice = { .tv_nsec = 1000000 };
+	struct io_uring_cqe *cqe;
+
+	if (!pool->loop_sliced) {
+		io_uring_submit_and_wait(&pool->uring, 1);
+		return;
+	}
+	io_uring_submit_and_wait_timeout(&pool->uring, &cqe, 1, &slice, NULL);
+}
+
 static void *loop_main(void *arg)
 {
 	struct loop_state *ls = arg;
@@ -175,7 +191,7 @@ static void *loop_main(void *arg)
 		for (unsigned i = 0; i < pool->nworkers; i++)
 			arm_pidfd(ls, i);
 
-		io_uring_submit_and_wait(&pool->uring, 1);
+		wait_events(pool);
 		io_uring_for_each_cqe(&pool->uring, head, cqe) {
 			on_cqe(ls, cqe);
 			seen++;
@@ -236,6 +252,7 @@ int rp__loop_start(struct rp_pool *pool)
 		goto fail_uring;
 	}
 	pool->loop_state = ls;
+	pool->loop_sliced = rp__sys_under_valgrind();
 	err = -pthread_create(&pool->loop_thread, NULL, loop_main, ls);
 	if (err < 0)
 		goto fail_state;

@@ -113,6 +113,7 @@ struct rp__worker {
 	struct rp_ring_consumer results;  /* drain_lock */
 	pid_t pid;
 	int pidfd;                        /* -1 when none */
+	int cpu;                          /* pinned to; -1 when not pinned */
 	_Atomic bool dead;                /* set by the loop before replacing */
 	_Atomic uint32_t outstanding;     /* chunks dispatched, not completed */
 	uint64_t dispatched;              /* tasks sent to this process */
@@ -164,6 +165,7 @@ struct rp_pool {
 	struct io_uring uring;
 	int ctl_efd;                      /* wakes the loop: stop or re-arm */
 	struct loop_state *loop_state;
+	bool loop_sliced;                 /* waits in slices (valgrind) */
 	_Atomic bool loop_stop;
 
 	/* The callback thread. */

@@ -31,6 +31,11 @@
 /* How long a waiter polls (draining rings itself) before it sleeps. */
 #define RESULT_SPIN_NS 50000
 
+/*
+ * A result is ready (DONE) as soon as its last chunk completed, before its
+ * callback runs: unlike Python, where readiness waits for the callback and
+ * so one slow callback holds back every later result (seed 004, 10.4).
+ */
 enum { RESULT_PENDING = 0, RESULT_DONE = 1 };
 
 struct rp_result {
@@ -134,6 +139,14 @@ static void result_put_ref(struct rp__sink *s)
 
 /* ---- completion ----------------------------------------------------------- */
 
+static void mark_done(struct rp_result *r)
+{
+	/* seq_cst: the Dekker pair with rp_result_wait's waiters increment. */
+	atomic_store(&r->state, RESULT_DONE);
+	if (atomic_load(&r->waiters))
+		rp__sys_futex_wake_private(&r->state);
+}
+
 static void complete(struct rp_result *r)
 {
 	bool has_cb;
@@ -142,12 +155,10 @@ static void complete(struct rp_result *r)
 	r->code = r->failed ? r->error.code : 0;
 	pthread_mutex_unlock(&r->lock);
 	has_cb = r->failed ? r->cb.error_callback != NULL : r->cb.callback != NULL;
+	/* The queue's reference, taken before anyone may free the result. */
 	if (has_cb)
 		atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
-	/* seq_cst: the Dekker pair with rp_result_wait's waiters increment. */
-	atomic_store(&r->state, RESULT_DONE);
-	if (atomic_load(&r->waiters))
-		rp__sys_futex_wake_private(&r->state);
+	mark_done(r);
 	if (has_cb)
 		rp__callbacks_queue(r->pool, r);
 }
@@ -289,9 +300,9 @@ void rp__result_run_callback(struct rp_result *r)
 	rp_callback_fn fn = r->failed ? r->cb.error_callback : r->cb.callback;
 
 	if (fn) {
-		atomic_store_explicit(&r->in_callback, true, memory_order_relaxed);
+		atomic_store(&r->in_callback, true);
 		fn(r, r->cb.user);
-		atomic_store_explicit(&r->in_callback, false, memory_order_relaxed);
+		atomic_store(&r->in_callback, false);
 	}
 	rp__result_put(r);
 }
@@ -329,7 +340,7 @@ static int wait_done(struct rp_result *r, int64_t timeout_ns)
 		atomic_fetch_add(&r->waiters, 1);
 		if (!is_done(r))
 			rp__sys_futex_wait_private(&r->state, RESULT_PENDING,
-					       deadline);
+						   deadline);
 		atomic_fetch_sub(&r->waiters, 1);
 	}
 	return 0;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "sys.h"
+#include "rp_config.h"
 
 #include <errno.h>
 #include <linux/futex.h>
@@ -13,6 +14,10 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#if RP_HAVE_VALGRIND_H
+#include <valgrind/valgrind.h>
+#endif
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -243,4 +248,13 @@ void rp__sys_futex_wake_private(_Atomic uint32_t *word)
 {
 	syscall(SYS_futex, word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, INT32_MAX,
 		NULL, NULL, 0);
+}
+
+int rp__sys_under_valgrind(void)
+{
+#if RP_HAVE_VALGRIND_H
+	return RUNNING_ON_VALGRIND ? 1 : 0;
+#else
+	return 0;
+#endif
 }

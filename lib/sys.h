@@ -71,6 +71,13 @@ int rp__sys_futex_wait_private(_Atomic uint32_t *word, uint32_t val,
 			       int64_t deadline);
 void rp__sys_futex_wake_private(_Atomic uint32_t *word);
 
+/*
+ * rp__sys_under_valgrind - 1 when running on valgrind, whose scheduler keeps
+ * its one big lock through system calls it does not know may block (such
+ * as io_uring_enter), so such waits must be short there.
+ */
+int rp__sys_under_valgrind(void);
+
 static inline int64_t rp__now_ns(void)
 {
 	struct timespec ts;

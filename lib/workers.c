@@ -157,6 +157,10 @@ int rp__worker_spawn(struct rp_pool *pool, struct rp__worker *w)
 	snprintf(spec.name, sizeof(spec.name), "PoolWorker-%u", w->index + 1);
 	snprintf(spec.comm, sizeof(spec.comm), "rp-w%u", w->index);
 	spec.pin = pool->pin && nth_cpu(w->index, &spec.cpus);
+	w->cpu = -1;
+	for (int c = 0; spec.pin && c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &spec.cpus))
+			w->cpu = c;
 
 	if (pool->method == RP_START_FORK) {
 		rp__workers_fork_advice(pool, MADV_DOFORK);

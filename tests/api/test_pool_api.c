@@ -1,0 +1,1812 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Pool, AsyncResult and task API as include/ringpool.h documents it
+ * (SPEC.md §1-3), through the public header only: one test per row.
+ *
+ * Tasks never assert: they report through their results (struct p_rep),
+ * their failure codes and the shared page (pool_harness.h), and block on
+ * futex gates only the test opens.  Orders are proved with gates and the
+ * page's tick counter, never with time.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "pool_harness.h"
+#include "ringpool.h"
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+#define SENTINEL_LEN ((size_t)0x5eed)
+
+/* A stand-in for ret_* pointers' previous values; never dereferenced. */
+static char sentinel_obj;
+#define SENTINEL_RES ((rp_result_t *)&sentinel_obj)
+#define SENTINEL_IT ((rp_iter_t *)&sentinel_obj)
+
+static void fail_rc(const char *what, int rc, const struct rp_error *e)
+{
+	fail_msg("%s: %d (%s), task_code %d, index %lld, \"%s\"", what, rc,
+		 rp_err_name(rc), e ? e->task_code : 0,
+		 e ? (long long)e->index : -2LL, e ? e->message : "");
+}
+
+static int pids_distinct(const pid_t *pids, size_t n, pid_t *out, size_t cap)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t j;
+
+		for (j = 0; j < k; j++)
+			if (out[j] == pids[i])
+				break;
+		if (j == k && k < cap)
+			out[k++] = pids[i];
+	}
+	return (int)k;
+}
+
+static void close_join(rp_pool_t *pool)
+{
+	assert_int_equal(rp_pool_close(pool), 0);
+	assert_int_equal(rp_pool_join(pool, H_GUARD_NS), 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Pool(processes, initializer, initargs, maxtasksperchild)                 */
+/* ------------------------------------------------------------------------ */
+
+static void create_nworkers_default(void **state)
+{
+	struct rp_pool_opts o = { 0 };
+	struct p_arg a = p_plain(1);
+	cpu_set_t set;
+	rp_pool_t *pool;
+	struct p_rep r;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(set), &set), 0);
+	pool = p_pool(&o);
+	assert_int_equal(rp_pool_size(pool), CPU_COUNT(&set));
+	r = p_apply(pool, &a);
+	assert_int_not_equal(r.pid, getpid());
+	assert_true(r.worker >= 0 && r.worker < CPU_COUNT(&set));
+	p_destroy(pool);
+
+	o.nworkers = 3;
+	pool = p_pool(&o);
+	assert_int_equal(rp_pool_size(pool), 3);
+	r = p_apply(pool, &a);
+	assert_true(r.worker >= 0 && r.worker < 3);
+	p_destroy(pool);
+}
+
+/*
+ * The initializer has run in every worker by the time create returns, once
+ * each, and before each worker's first task: every task finds its mark in
+ * its own process.  Without an initializer the mark is absent, so the
+ * check can fail.
+ */
+static void initializer_runs_before_any_task(void **state)
+{
+	enum { N = 3, ITEMS = 30 };
+	struct p_arg items[ITEMS];
+	struct p_rep reps[ITEMS];
+	struct rp_pool_opts plain = { .nworkers = 2 };
+	pid_t ipids[N], seen[ITEMS], distinct[ITEMS];
+	rp_pool_t *pool = p_pool_n(N);
+	struct rp_error e;
+	struct p_rep r;
+
+	assert_int_equal(p_sh->init_count, N);
+	for (int i = 0; i < N; i++)
+		ipids[i] = p_sh->init_pid[i];
+	assert_int_equal(pids_distinct(ipids, N, distinct, N), N);
+
+	for (int i = 0; i < ITEMS; i++)
+		items[i] = p_plain(i);
+	memset(reps, 0, sizeof(reps));
+	assert_int_equal(rp_map(pool, p_task, items, ITEMS, sizeof(items[0]),
+				reps, sizeof(reps[0]), 1, &e),
+			 0);
+	for (int i = 0; i < ITEMS; i++) {
+		assert_int_equal(reps[i].init, P_INIT_MAGIC);
+		assert_true(p_init_pid_known(reps[i].pid));
+		seen[i] = reps[i].pid;
+	}
+	/* No worker ran its initializer twice. */
+	assert_int_equal(p_sh->init_count, N);
+	assert_true(pids_distinct(seen, ITEMS, distinct, ITEMS) <= N);
+	p_destroy(pool);
+
+	pool = p_pool(&plain);
+	r = p_apply(pool, &items[0]);
+	assert_int_equal(r.init, 0);
+	p_destroy(pool);
+}
+
+/* An initializer that fails fails create with RP_EINIT: no respawn loop. */
+static void initializer_failure_fails_create(void **state)
+{
+	struct rp_error ie;
+	struct rp_pool_opts o = {
+		.nworkers = 2,
+		.initializer = p_init,
+		.initarg = P_INIT_ARG,
+		.initarg_len = sizeof(P_INIT_ARG),
+		.init_error = &ie,
+	};
+	rp_pool_t *pool = (rp_pool_t *)&sentinel_obj;
+	int rc;
+
+	memset(&ie, 0, sizeof(ie));
+	p_sh->init_fail = 1;
+	rc = rp_pool_create(&o, &pool);
+	assert_int_equal(rc, RP_EINIT);
+	assert_ptr_equal(pool, (rp_pool_t *)&sentinel_obj);
+	assert_int_equal(ie.code, RP_EINIT);
+	assert_int_equal(ie.task_code, 7);
+	assert_true(strncmp(ie.message, "p_init refuses", 14) == 0);
+	assert_true(p_sh->init_count >= 1 && p_sh->init_count <= 2);
+}
+
+/*
+ * max_tasks_per_worker = 3: no process runs more than 3 tasks, workers are
+ * replaced (each replacement runs the initializer first), nothing is lost.
+ */
+static void max_tasks_per_worker_recycles(void **state)
+{
+	enum { MAX = 3, APPLIES = 12, ITEMS = 40 };
+	struct rp_pool_opts o = {
+		.nworkers = 2,
+		.initializer = p_init,
+		.initarg = P_INIT_ARG,
+		.initarg_len = sizeof(P_INIT_ARG),
+		.max_tasks_per_worker = MAX,
+	};
+	pid_t pids[APPLIES + ITEMS], distinct[APPLIES + ITEMS];
+	struct p_arg items[ITEMS];
+	struct p_rep reps[ITEMS];
+	rp_pool_t *pool = p_pool(&o);
+	struct rp_error e;
+	int nd;
+
+	for (int i = 0; i < APPLIES; i++) {
+		struct p_arg a = p_plain(i);
+		struct p_rep r = p_apply(pool, &a);
+
+		assert_int_equal(r.value, i);
+		assert_true(r.seq >= 1 && r.seq <= MAX);
+		assert_int_equal(r.init, P_INIT_MAGIC);
+		assert_true(p_init_pid_known(r.pid));
+		pids[i] = r.pid;
+	}
+	nd = pids_distinct(pids, APPLIES, distinct, APPLIES);
+	assert_true(nd >= APPLIES / MAX);
+	for (int k = 0; k < nd; k++) {
+		int n = 0;
+
+		for (int i = 0; i < APPLIES; i++)
+			n += pids[i] == distinct[k];
+		assert_true(n <= MAX);
+	}
+
+	for (int i = 0; i < ITEMS; i++)
+		items[i] = p_plain(100 + i);
+	memset(reps, 0, sizeof(reps));
+	if (rp_map(pool, p_task, items, ITEMS, sizeof(items[0]), reps,
+		   sizeof(reps[0]), 1, &e) != 0)
+		fail_rc("rp_map", e.code, &e);
+	for (int i = 0; i < ITEMS; i++) {
+		assert_int_equal(reps[i].value, 100 + i);
+		assert_true(reps[i].seq >= 1 && reps[i].seq <= MAX);
+		assert_int_equal(reps[i].init, P_INIT_MAGIC);
+		pids[APPLIES + i] = reps[i].pid;
+	}
+	nd = pids_distinct(pids, APPLIES + ITEMS, distinct,
+			   APPLIES + ITEMS);
+	assert_true(nd >= (APPLIES + ITEMS) / MAX);
+	/* Every worker that ever ran, replacements included, ran p_init. */
+	assert_true(p_sh->init_count >= (uint32_t)nd);
+	assert_int_equal(rp_pool_size(pool), 2);
+	p_destroy(pool);
+}
+
+/* ------------------------------------------------------------------------ */
+/* apply, apply_async and AsyncResult                                       */
+/* ------------------------------------------------------------------------ */
+
+static int noarg_task(const void *arg, size_t arg_len, void *res,
+		      size_t res_cap, rp_task_ctx_t *ctx)
+{
+	if (arg_len != 0 || res_cap != sizeof(int32_t))
+		return rp_task_fail(ctx, P_CODE_BADARG, "arg_len %zu cap %zu",
+				    arg_len, res_cap);
+	*(int32_t *)res = 7;
+	return 0;
+}
+
+static void apply_returns_result(void **state)
+{
+	rp_pool_t *pool = p_pool_n(2);
+	struct p_arg a = p_plain(41);
+	struct p_rep r = p_apply(pool, &a);
+	int32_t seven = 0;
+	size_t len = SENTINEL_LEN;
+
+	assert_int_equal(r.value, 41);
+	assert_int_equal(r.out, 124);
+	assert_int_equal(r.index, -1);
+	assert_true(r.worker >= 0 && r.worker < 2);
+	assert_int_not_equal(r.pid, getpid());
+
+	/* No argument at all, and the optional outputs left out. */
+	assert_int_equal(rp_apply(pool, noarg_task, NULL, 0, &seven,
+				  sizeof(seven), NULL, NULL),
+			 0);
+	assert_int_equal(seven, 7);
+	seven = 0;
+	assert_int_equal(rp_apply(pool, noarg_task, NULL, 0, &seven,
+				  sizeof(seven), &len, NULL),
+			 0);
+	assert_int_equal(seven, 7);
+	assert_int_equal(len, sizeof(seven));
+	p_destroy(pool);
+}
+
+/* apply blocks: three applies in a row never overlap (ticks). */
+static void apply_blocks_until_done(void **state)
+{
+	rp_pool_t *pool = p_pool_n(2);
+	struct p_rep r[3];
+
+	for (int i = 0; i < 3; i++) {
+		struct p_arg a = p_plain(i);
+
+		r[i] = p_apply(pool, &a);
+	}
+	assert_true(r[0].tick_end < r[1].tick_start);
+	assert_true(r[1].tick_end < r[2].tick_start);
+	p_destroy(pool);
+}
+
+static void apply_async_get_wait_ready_successful(void **state)
+{
+	rp_pool_t *pool = p_pool_n(2);
+	struct p_arg a = p_gated(0, 5);
+	rp_result_t *res = p_submit(pool, &a, NULL);
+	const void *data = &sentinel_obj;
+	size_t len = SENTINEL_LEN;
+	const struct p_rep *r;
+
+	/* It returned at once: the task is held at a gate only we open. */
+	p_wait_started(0);
+	assert_int_equal(rp_result_ready(res), 0);
+	assert_int_equal(rp_result_successful(res), -EINVAL);
+	assert_null(rp_result_error(res));
+	assert_int_equal(rp_result_wait(res, 1000000), -ETIMEDOUT);
+	assert_int_equal(rp_result_wait(res, 0), -ETIMEDOUT);
+	assert_int_equal(rp_result_get(res, 1000000, &data, &len), -ETIMEDOUT);
+	assert_int_equal(rp_result_get(res, 0, &data, &len), -ETIMEDOUT);
+	assert_ptr_equal(data, &sentinel_obj);
+	assert_int_equal(len, SENTINEL_LEN);
+	/* A timed-out get leaves the task running. */
+	assert_int_equal(p_sh->done[0], 0);
+	assert_int_equal(p_sh->guard[0], 0);
+
+	p_open(0);
+	assert_int_equal(rp_result_wait(res, H_GUARD_NS), 0);
+	assert_int_equal(rp_result_ready(res), 1);
+	assert_int_equal(rp_result_successful(res), 1);
+	assert_null(rp_result_error(res));
+	r = p_get(res);
+	assert_int_equal(r->value, 5);
+	assert_int_equal(r->out, 16);
+	/* Again, with the other timeouts, and with no outputs. */
+	assert_int_equal(rp_result_get(res, 0, &data, &len), 0);
+	assert_int_equal(len, sizeof(*r));
+	assert_int_equal(((const struct p_rep *)data)->value, 5);
+	/* The first pointer is still valid. */
+	assert_int_equal(r->value, 5);
+	assert_int_equal(rp_result_get(res, RP_FOREVER, NULL, NULL), 0);
+	assert_int_equal(rp_result_wait(res, 0), 0);
+	assert_int_equal(rp_result_wait(res, RP_FOREVER), 0);
+	rp_result_free(res);
+	p_destroy(pool);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Callbacks                                                                */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Exactly once each (callback on success, error_callback on failure,
+ * neither when that one is NULL), in the test's process, one at a time,
+ * all done by the time join returns.
+ */
+static void callbacks_once_in_owner_never_concurrent(void **state)
+{
+	enum { N = 24 };
+	/* static: a callback may still run after a failed test has left */
+	static struct p_cbrec recs[N], lone[2];
+	rp_result_t *res[N], *lres[2], *quiet;
+	rp_pool_t *pool = p_pool_n(2);
+	struct rp_submit_opts so;
+	struct p_arg a;
+
+	memset(recs, 0, sizeof(recs));
+	memset(lone, 0, sizeof(lone));
+	for (int i = 0; i < N; i++) {
+		a = p_plain(i);
+		if (i % 2) {
+			a.flags = P_FAIL;
+			a.code = 40 + i;
+		}
+		so = p_cb_opts(&recs[i]);
+		res[i] = p_submit(pool, &a, &so);
+	}
+	/* Only a callback, and the task fails: nothing runs. */
+	a = p_plain(100);
+	a.flags = P_FAIL;
+	a.code = 3;
+	so = p_cb_opts(&lone[0]);
+	so.error_callback = NULL;
+	lres[0] = p_submit(pool, &a, &so);
+	/* Only an error callback, and the task succeeds: nothing runs. */
+	a = p_plain(101);
+	so = p_cb_opts(&lone[1]);
+	so.callback = NULL;
+	lres[1] = p_submit(pool, &a, &so);
+	a = p_plain(102);
+	quiet = p_submit(pool, &a, NULL);
+
+	for (int i = 0; i < N; i++) {
+		if (i % 2)
+			assert_int_equal(rp_result_get(res[i], H_GUARD_NS,
+						       NULL, NULL),
+					 RP_ETASK);
+		else
+			assert_int_equal(p_get(res[i])->value, i);
+	}
+	close_join(pool);
+
+	for (int i = 0; i < N; i++) {
+		bool ok = !(i % 2);
+
+		assert_int_equal(recs[i].ok, ok ? 1 : 0);
+		assert_int_equal(recs[i].err, ok ? 0 : 1);
+		assert_int_equal(recs[i].ready, 1);
+		assert_int_equal(recs[i].successful, ok ? 1 : 0);
+		assert_int_equal(recs[i].get_rc, ok ? 0 : RP_ETASK);
+		assert_int_equal(recs[i].err_code, ok ? 0 : RP_ETASK);
+		if (ok)
+			assert_int_equal(recs[i].value, i);
+		rp_result_free(res[i]);
+	}
+	assert_int_equal(lone[0].ok + lone[0].err, 0);
+	assert_int_equal(lone[1].ok + lone[1].err, 0);
+	assert_int_equal(p_cb.calls, N);
+	assert_int_equal(p_cb.wrong_pid, 0);
+	assert_int_equal(p_cb.no_user, 0);
+	assert_int_equal(p_cb.max_in_flight, 1);
+	rp_result_free(lres[0]);
+	rp_result_free(lres[1]);
+	rp_result_free(quiet);
+	p_destroy(pool);
+}
+
+/* Follow-up: a callback submits a new task from the callback thread. */
+static struct {
+	rp_pool_t *pool;
+	rp_result_t *res;
+	int rc;
+	uint32_t issued;
+} fu;
+
+static void followup_cb(rp_result_t *res, void *user)
+{
+	const void *data = NULL;
+	struct p_arg a = p_plain(-1);
+
+	if (rp_result_get(res, 0, &data, NULL) == 0 && data)
+		a.value = ((const struct p_rep *)data)->value + 100;
+	fu.rc = rp_apply_async(fu.pool, p_task, &a, sizeof(a),
+			       sizeof(struct p_rep), NULL, &fu.res);
+	p_raise(&fu.issued);
+}
+
+static void callback_submits_followup(void **state)
+{
+	struct rp_submit_opts so = { .callback = followup_cb };
+	struct p_arg a = p_plain(7);
+	rp_result_t *first;
+
+	memset(&fu, 0, sizeof(fu));
+	fu.pool = p_pool_n(2);
+	fu.rc = INT_MIN;
+	first = p_submit(fu.pool, &a, &so);
+	assert_int_equal(p_get(first)->value, 7);
+	if (p_wait_ge(&fu.issued, 1, H_GUARD_S) < 0)
+		fail_msg("the callback never ran");
+	assert_int_equal(fu.rc, 0);
+	assert_int_equal(p_get(fu.res)->value, 107);
+	rp_result_free(fu.res);
+	rp_result_free(first);
+	p_destroy(fu.pool);
+}
+
+/* A callback held at a gate delays other callbacks, never results. */
+static struct {
+	uint32_t in, gate, guard, calls;
+} slow;
+
+static void slow_cb(rp_result_t *res, void *user)
+{
+	p_raise(&slow.in);
+	if (p_wait_ge(&slow.gate, 1, H_GUARD_S) < 0)
+		p_raise(&slow.guard);
+	__atomic_add_fetch(&slow.calls, 1, __ATOMIC_ACQ_REL);
+}
+
+static void slow_callback_does_not_block_results(void **state)
+{
+	enum { ITEMS = 16 };
+	struct rp_submit_opts so = { .callback = slow_cb };
+	struct p_arg a = p_plain(1), items[ITEMS];
+	struct p_rep reps[ITEMS];
+	/* static: a callback may still run after a failed test has left */
+	static struct p_cbrec rec;
+	rp_pool_t *pool = p_pool_n(2);
+	rp_result_t *ra, *rb, *rc;
+	struct rp_error e;
+	struct p_rep r;
+
+	memset(&slow, 0, sizeof(slow));
+	memset(&rec, 0, sizeof(rec));
+	ra = p_submit(pool, &a, &so);
+	if (p_wait_ge(&slow.in, 1, H_GUARD_S) < 0)
+		fail_msg("the slow callback never started");
+
+	/* Results with and without callbacks, apply and map complete. */
+	a = p_plain(2);
+	so = p_cb_opts(&rec);
+	rb = p_submit(pool, &a, &so);
+	a = p_plain(3);
+	rc = p_submit(pool, &a, NULL);
+	assert_int_equal(p_get(rb)->value, 2);
+	assert_int_equal(p_get(rc)->value, 3);
+	a = p_plain(4);
+	r = p_apply(pool, &a);
+	assert_int_equal(r.value, 4);
+	for (int i = 0; i < ITEMS; i++)
+		items[i] = p_plain(i);
+	assert_int_equal(rp_map(pool, p_task, items, ITEMS, sizeof(items[0]),
+				reps, sizeof(reps[0]), 1, &e),
+			 0);
+	assert_int_equal(reps[ITEMS - 1].value, ITEMS - 1);
+	/* Callbacks run one at a time: b's waits for the slow one. */
+	assert_int_equal(__atomic_load_n(&rec.ok, __ATOMIC_ACQUIRE), 0);
+	assert_int_equal(slow.calls, 0);
+
+	p_raise(&slow.gate);
+	close_join(pool);
+	assert_int_equal(slow.calls, 1);
+	assert_int_equal(slow.guard, 0);
+	assert_int_equal(rec.ok, 1);
+	rp_result_free(ra);
+	rp_result_free(rb);
+	rp_result_free(rc);
+	p_destroy(pool);
+}
+
+/* ------------------------------------------------------------------------ */
+/* map, map_async                                                           */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Input order for chunksize 1, auto, 7 and larger than n; a chunk runs in
+ * one worker in order, so within a chunk of 7 (and the single chunk of
+ * 1000) the items share a pid and have consecutive sequence numbers.
+ */
+static void map_input_order(void **state)
+{
+	enum { N = 100 };
+	static const size_t chunks[] = { 1, RP_CHUNKSIZE_AUTO, 7, 1000 };
+	struct p_arg items[N];
+	struct p_rep reps[N];
+	rp_pool_t *pool = p_pool_n(2);
+	struct rp_error e;
+
+	for (int i = 0; i < N; i++)
+		items[i] = p_plain(5 * i);
+	for (size_t c = 0; c < N_OF(chunks); c++) {
+		size_t cs = chunks[c];
+		int rc;
+
+		memset(reps, 0, sizeof(reps));
+		rc = rp_map(pool, p_task, items, N, sizeof(items[0]), reps,
+			    sizeof(reps[0]), cs, &e);
+		if (rc != 0)
+			fail_rc("rp_map", rc, &e);
+		for (int i = 0; i < N; i++) {
+			assert_int_equal(reps[i].value, 5 * i);
+			assert_int_equal(reps[i].out, 15 * i + 1);
+			assert_int_equal(reps[i].index, i);
+			assert_true(reps[i].worker >= 0 && reps[i].worker < 2);
+			if (cs > 1 && i % cs != 0) {
+				assert_int_equal(reps[i].pid,
+						 reps[i - 1].pid);
+				assert_int_equal(reps[i].seq,
+						 reps[i - 1].seq + 1);
+			}
+		}
+	}
+	/* An empty map is no error. */
+	assert_int_equal(rp_map(pool, p_task, NULL, 0, sizeof(items[0]), NULL,
+				sizeof(reps[0]), 0, &e),
+			 0);
+	p_destroy(pool);
+}
+
+static void map_async_batch_callback_once(void **state)
+{
+	enum { N = 50 };
+	struct p_arg items[N];
+	/* static: a callback may still run after a failed test has left */
+	static struct p_cbrec rec;
+	struct rp_submit_opts so = p_cb_opts(&rec);
+	rp_pool_t *pool = p_pool_n(2);
+	const struct p_rep *reps;
+	const void *data = NULL;
+	rp_result_t *res = NULL;
+	size_t len = 0;
+
+	memset(&rec, 0, sizeof(rec));
+	for (int i = 0; i < N; i++)
+		items[i] = p_plain(1000 + i);
+	assert_int_equal(rp_map_async(pool, p_task, items, N, sizeof(items[0]),
+				      sizeof(struct p_rep), 3, &so, &res),
+			 0);
+	assert_non_null(res);
+	assert_int_equal(rp_result_get(res, H_GUARD_NS, &data, &len), 0);
+	assert_int_equal(len, N * sizeof(struct p_rep));
+	reps = data;
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(reps[i].value, 1000 + i);
+		assert_int_equal(reps[i].index, i);
+	}
+	assert_int_equal(rp_result_successful(res), 1);
+	close_join(pool);
+	assert_int_equal(rec.ok, 1);
+	assert_int_equal(rec.err, 0);
+	assert_int_equal(p_cb.calls, 1);
+	assert_int_equal(rec.get_rc, 0);
+	assert_int_equal(rec.len, N * sizeof(struct p_rep));
+	assert_int_equal(rec.value, 1000);
+	rp_result_free(res);
+	p_destroy(pool);
+}
+
+/* ------------------------------------------------------------------------ */
+/* imap, imap_unordered                                                     */
+/* ------------------------------------------------------------------------ */
+
+static rp_iter_t *new_imap(rp_pool_t *pool, bool ordered,
+			   const struct rp_input *in, size_t chunksize)
+{
+	rp_iter_t *it = NULL;
+	int rc = ordered ? rp_imap(pool, p_task, in, sizeof(struct p_rep),
+				   chunksize, &it)
+			 : rp_imap_unordered(pool, p_task, in,
+					     sizeof(struct p_rep), chunksize,
+					     &it);
+
+	if (rc != 0)
+		fail_msg("rp_imap%s: %d (%s)", ordered ? "" : "_unordered",
+			 rc, rp_err_name(rc));
+	return p_track_iter(it);
+}
+
+static const struct p_rep *next_ok(rp_iter_t *it, struct rp_item *item)
+{
+	int rc = rp_iter_next(it, H_GUARD_NS, item);
+
+	if (rc != 0)
+		fail_rc("rp_iter_next", rc, item->error);
+	assert_null(item->error);
+	assert_non_null(item->data);
+	assert_int_equal(item->len, sizeof(struct p_rep));
+	return item->data;
+}
+
+static void expect_end(rp_iter_t *it)
+{
+	struct rp_item item;
+
+	assert_int_equal(rp_iter_next(it, H_GUARD_NS, &item), RP_EEND);
+	assert_int_equal(rp_iter_next(it, 0, &item), RP_EEND);
+}
+
+/*
+ * Item 0 is held at a gate while item 1 finishes on the other worker: imap
+ * must not yield item 1 first, nor anything before item 0 is done.
+ */
+static void imap_array_input_order(void **state)
+{
+	enum { N = 6, BIG = 40 };
+	struct p_arg items[BIG];
+	struct rp_input in = { .items = items, .n = N,
+			       .item_size = sizeof(items[0]) };
+	rp_pool_t *pool = p_pool_n(2);
+	struct rp_item item;
+	rp_iter_t *it;
+
+	for (int i = 0; i < N; i++) {
+		items[i] = p_plain(10 + i);
+		items[i].slot = i;
+	}
+	items[0].flags = P_GATE;
+	it = new_imap(pool, true, &in, 1);
+	p_wait_done(1);
+	assert_int_equal(rp_iter_next(it, 0, &item), -ETIMEDOUT);
+	assert_int_equal(rp_iter_next(it, 1000000, &item), -ETIMEDOUT);
+	p_open(0);
+	for (int i = 0; i < N; i++) {
+		const struct p_rep *r = next_ok(it, &item);
+
+		assert_int_equal(item.index, i);
+		assert_int_equal(r->value, 10 + i);
+		assert_int_equal(r->index, i);
+	}
+	expect_end(it);
+	p_iter_free(it);
+
+	for (int i = 0; i < BIG; i++)
+		items[i] = p_plain(i * i);
+	in.n = BIG;
+	it = new_imap(pool, true, &in, 3);
+	for (int i = 0; i < BIG; i++) {
+		const struct p_rep *r = next_ok(it, &item);
+
+		assert_int_equal(item.index, i);
+		assert_int_equal(r->value, i * i);
+	}
+	expect_end(it);
+	p_iter_free(it);
+	p_destroy(pool);
+}
+
+struct prod {
+	int64_t next;
+	int64_t n;        /* items to produce; -1: unbounded */
+	int64_t fail_at;  /* return -EIO instead of this item; -1: never */
+	int calls;
+	int wrong_thread;
+	pthread_t thread;
+};
+
+static int producer(void *user, void *item, size_t item_size)
+{
+	struct prod *p = user;
+	struct p_arg a;
+
+	p->calls++;
+	if (!pthread_equal(pthread_self(), p->thread))
+		p->wrong_thread++;
+	if (item_size != sizeof(a))
+		return -EPROTO;
+	if (p->next == p->fail_at)
+		return -EIO;
+	if (p->n >= 0 && p->next >= p->n)
+		return 0;
+	a = p_plain(p->next * 2);
+	memcpy(item, &a, sizeof(a));
+	p->next++;
+	return 1;
+}
+
+/* A producer is called on the iterating thread, once per item and once for
+ * the end, and its items come back in input order. */
+static void imap_producer_input_order(void **state)
+{
+	enum { N = 30 };
+	static const size_t chunks[] = { 0, 1, 4 };
+	rp_pool_t *pool = p_pool_n(2);
+
+	for (size_t c = 0; c < N_OF(chunks); c++) {
+		struct prod pr = { .n = N, .fail_at = -1,
+				   .thread = pthread_self() };
+		struct rp_input in = { .producer = producer, .user = &pr,
+				       .item_size = sizeof(struct p_arg) };
+		struct rp_item item;
+		rp_iter_t *it = new_imap(pool, true, &in, chunks[c]);
+
+		for (int i = 0; i < N; i++) {
+			const struct p_rep *r = next_ok(it, &item);
+
+			assert_int_equal(item.index, i);
+			assert_int_equal(r->value, 2 * i);
+			assert_int_equal(r->index, i);
+		}
+		expect_end(it);
+		assert_int_equal(pr.calls, N + 1);
+		assert_int_equal(pr.wrong_thread, 0);
+		p_iter_free(it);
+	}
+	p_destroy(pool);
+}
+
+/* A producer's error: reported once, as RP_ETASK at its index; the end. */
+static void imap_producer_error(void **state)
+{
+	rp_pool_t *pool = p_pool_n(2);
+	struct prod pr = { .n = -1, .fail_at = 5, .thread = pthread_self() };
+	struct rp_input in = { .producer = producer, .user = &pr,
+			       .item_size = sizeof(struct p_arg) };
+	struct rp_item item;
+	rp_iter_t *it = new_imap(pool, true, &in, 1);
+	int rc;
+
+	for (int i = 0; i < 5; i++) {
+		next_ok(it, &item);
+		assert_int_equal(item.index, i);
+	}
+	memset(&item, 0, sizeof(item));
+	rc = rp_iter_next(it, H_GUARD_NS, &item);
+	assert_int_equal(rc, RP_ETASK);
+	assert_int_equal(item.index, 5);
+	assert_non_null(item.error);
+	assert_int_equal(item.error->code, RP_ETASK);
+	assert_int_equal(item.error->index, 5);
+	assert_int_equal(item.error->task_code, -EIO);
+	expect_end(it);
+	p_iter_free(it);
+	/* The pool is fine. */
+	p_destroy(pool);
+}
+
+/*
+ * Completion order: item 0 is held at a gate, so item 1 (on the other
+ * worker) is yielded first; item 0 comes once the gate opens.  Then a
+ * larger run: every index exactly once, each with its own data.
+ */
+static void imap_unordered_completion_order(void **state)
+{
+	enum { N = 64 };
+	struct p_arg items[N];
+	struct rp_input in = { .items = items, .n = 2,
+			       .item_size = sizeof(items[0]) };
+	rp_pool_t *pool = p_pool_n(2);
+	const struct p_rep *r;
+	struct rp_item item;
+	int seen[N] = { 0 };
+	rp_iter_t *it;
+
+	items[0] = p_gated(0, 100);
+	items[1] = p_plain(101);
+	it = new_imap(pool, false, &in, 1);
+	r = next_ok(it, &item);
+	assert_int_equal(item.index, 1);
+	assert_int_equal(r->value, 101);
+	assert_int_equal(rp_iter_next(it, 0, &item), -ETIMEDOUT);
+	p_open(0);
+	r = next_ok(it, &item);
+	assert_int_equal(item.index, 0);
+	assert_int_equal(r->value, 100);
+	expect_end(it);
+	p_iter_free(it);
+
+	for (int i = 0; i < N; i++)
+		items[i] = p_plain(7 * i);
+	in.n = N;
+	it = new_imap(pool, false, &in, 4);
+	for (int k = 0; k < N; k++) {
+		r = next_ok(it, &item);
+		assert_true(item.index < N);
+		seen[item.index]++;
+		assert_int_equal(r->value, 7 * (int64_t)item.index);
+		assert_int_equal(r->index, (int64_t)item.index);
+	}
+	expect_end(it);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(seen[i], 1);
+	p_iter_free(it);
+	p_destroy(pool);
+}
+
+/*
+ * Bounded memory.  The task reads the index from the head of an item of
+ * any size (the rest is padding) and returns twice the index.
+ */
+static int blob_task(const void *arg, size_t arg_len, void *res,
+		     size_t res_cap, rp_task_ctx_t *ctx)
+{
+	int64_t i;
+
+	if (arg_len < sizeof(i) || res_cap != sizeof(int64_t))
+		return rp_task_fail(ctx, P_CODE_BADARG, "blob_task sizes");
+	memcpy(&i, arg, sizeof(i));
+	i *= 2;
+	memcpy(res, &i, sizeof(i));
+	return 0;
+}
+
+static int blob_producer(void *user, void *item, size_t item_size)
+{
+	struct prod *p = user;
+	int64_t i = p->next++;
+
+	p->calls++;
+	if (!pthread_equal(pthread_self(), p->thread))
+		p->wrong_thread++;
+	if (item_size < sizeof(i))
+		return -EPROTO;
+	memcpy(item, &i, sizeof(i));
+	return 1;
+}
+
+/* The window the header documents for rp_imap. */
+static size_t doc_window(size_t nworkers, size_t cs, size_t is, size_t rs)
+{
+	size_t w = 4 * nworkers * cs;
+
+	if (w < 1024)
+		w = 1024;
+	w = (w + cs - 1) / cs * cs;
+	if (w * (is + rs) > ((size_t)64 << 20))
+		w = ((size_t)64 << 20) / (is + rs);
+	if (w < nworkers * cs)
+		w = nworkers * cs;
+	return w;
+}
+
+/*
+ * An unbounded producer, consumed well past the window, then freed: the
+ * producer is never more than the documented window ahead of what was
+ * yielded.  Small items (window 1024) and 128 KiB items (the 64 MiB cap
+ * lowers the window to 511).
+ */
+static void unbounded_window(rp_pool_t *pool, size_t item_size,
+			     size_t consume)
+{
+	size_t win = doc_window(2, 1, item_size, sizeof(int64_t));
+	struct prod pr = { .n = -1, .fail_at = -1, .thread = pthread_self() };
+	struct rp_input in = { .producer = blob_producer, .user = &pr,
+			       .item_size = item_size };
+	rp_iter_t *it = NULL;
+	struct rp_item item;
+	size_t ahead = 0;
+
+	assert_true(consume > 2 * win);
+	assert_int_equal(rp_imap(pool, blob_task, &in, sizeof(int64_t), 1,
+				 &it),
+			 0);
+	p_track_iter(it);
+	if ((size_t)pr.calls > win)
+		fail_msg("rp_imap pulled %d items, window %zu", pr.calls, win);
+	for (size_t i = 0; i < consume; i++) {
+		int rc = rp_iter_next(it, H_GUARD_NS, &item);
+		int64_t v;
+
+		if (rc != 0)
+			fail_rc("rp_iter_next", rc, item.error);
+		assert_int_equal(item.index, i);
+		assert_int_equal(item.len, sizeof(v));
+		memcpy(&v, item.data, sizeof(v));
+		assert_int_equal(v, 2 * (int64_t)i);
+		if ((size_t)pr.calls - (i + 1) > ahead)
+			ahead = (size_t)pr.calls - (i + 1);
+		if ((size_t)pr.calls > i + 1 + win)
+			fail_msg("producer called %d times after %zu items "
+				 "were yielded: more than the window (%zu) "
+				 "ahead",
+				 pr.calls, i + 1, win);
+	}
+	print_message("# item %zu B: producer at most %zu items ahead "
+		      "(window %zu)\n",
+		      item_size, ahead, win);
+	assert_int_equal(pr.wrong_thread, 0);
+	p_iter_free(it);
+}
+
+static void imap_unbounded_producer_bounded_window(void **state)
+{
+	struct rp_pool_opts o = { .nworkers = 2 };
+	rp_pool_t *pool = p_pool(&o);
+	struct p_arg a = p_plain(9);
+
+	unbounded_window(pool, 128, 2500);
+	unbounded_window(pool, 128 << 10, 1100);
+	/* Items still in flight ran and were dropped; the pool works. */
+	assert_int_equal(p_apply(pool, &a).value, 9);
+	p_destroy(pool);
+}
+
+/* ------------------------------------------------------------------------ */
+/* close, terminate, join, destroy                                          */
+/* ------------------------------------------------------------------------ */
+
+static void submits_refused(rp_pool_t *pool, int want)
+{
+	struct p_arg a = p_plain(1);
+	struct p_rep r;
+	struct rp_input in = { .items = &a, .n = 1, .item_size = sizeof(a) };
+	rp_result_t *res = SENTINEL_RES;
+	rp_iter_t *it = SENTINEL_IT;
+
+	assert_int_equal(rp_apply_async(pool, p_task, &a, sizeof(a),
+					sizeof(r), NULL, &res),
+			 want);
+	assert_ptr_equal(res, SENTINEL_RES);
+	assert_int_equal(rp_apply(pool, p_task, &a, sizeof(a), &r, sizeof(r),
+				  NULL, NULL),
+			 want);
+	assert_int_equal(rp_map(pool, p_task, &a, 1, sizeof(a), &r, sizeof(r),
+				0, NULL),
+			 want);
+	assert_int_equal(rp_map_async(pool, p_task, &a, 1, sizeof(a),
+				      sizeof(r), 0, NULL, &res),
+			 want);
+	assert_ptr_equal(res, SENTINEL_RES);
+	assert_int_equal(rp_imap(pool, p_task, &in, sizeof(r), 0, &it), want);
+	assert_ptr_equal(it, SENTINEL_IT);
+	assert_int_equal(rp_imap_unordered(pool, p_task, &in, sizeof(r), 0,
+					   &it),
+			 want);
+	assert_ptr_equal(it, SENTINEL_IT);
+}
+
+/* close refuses new work at once; queued and running tasks finish. */
+static void close_refuses_new_finishes_queued(void **state)
+{
+	enum { N = 6 };
+	rp_pool_t *pool = p_pool_n(2);
+	rp_result_t *res[N];
+
+	for (int i = 0; i < N; i++) {
+		struct p_arg a = i < 2 ? p_gated(i, i) : p_plain(i);
+
+		a.slot = i;
+		res[i] = p_submit(pool, &a, NULL);
+		if (i == 1) {
+			p_wait_started(0);
+			p_wait_started(1);
+		}
+	}
+	/* Returns at once: the two running tasks wait for us. */
+	assert_int_equal(rp_pool_close(pool), 0);
+	submits_refused(pool, RP_ECLOSED);
+	assert_int_equal(p_sh->done[0] + p_sh->done[1], 0);
+	p_open(0);
+	p_open(1);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(p_get(res[i])->value, i);
+		assert_int_equal(p_sh->done[i], 1);
+		rp_result_free(res[i]);
+	}
+	assert_int_equal(rp_pool_join(pool, H_GUARD_NS), 0);
+	assert_int_equal(rp_pool_join(pool, 0), 0);
+	p_destroy(pool);
+}
+
+/*
+ * terminate: two running tasks held at gates and three queued complete with
+ * RP_ETERMINATED (error callbacks once each); none ever reports done.
+ */
+static void terminate_completes_unfinished(void **state)
+{
+	enum { N = 5 };
+	/* static: a callback may still run after a failed test has left */
+	static struct p_cbrec recs[N];
+	rp_result_t *res[N];
+	rp_pool_t *pool = p_pool_n(2);
+
+	memset(recs, 0, sizeof(recs));
+	for (int i = 0; i < N; i++) {
+		struct p_arg a = p_gated(i, i);
+		struct rp_submit_opts so = p_cb_opts(&recs[i]);
+
+		res[i] = p_submit(pool, &a, &so);
+		if (i == 1) {
+			p_wait_started(0);
+			p_wait_started(1);
+		}
+	}
+	assert_int_equal(rp_pool_terminate(pool), 0);
+	for (int i = 0; i < N; i++) {
+		const struct rp_error *e;
+
+		assert_int_equal(rp_result_get(res[i], H_GUARD_NS, NULL, NULL),
+				 RP_ETERMINATED);
+		assert_int_equal(rp_result_ready(res[i]), 1);
+		assert_int_equal(rp_result_successful(res[i]), 0);
+		e = rp_result_error(res[i]);
+		assert_non_null(e);
+		assert_int_equal(e->code, RP_ETERMINATED);
+	}
+	for (int i = 2; i < N; i++)
+		assert_int_equal(p_sh->started[i], 0);
+	assert_int_equal(rp_pool_terminate(pool), -EALREADY);
+	assert_int_equal(rp_pool_close(pool), -EALREADY);
+	submits_refused(pool, RP_ECLOSED);
+	/* Opening the gates now reaches no one: the workers are gone. */
+	for (int i = 0; i < N; i++)
+		p_open(i);
+	assert_int_equal(rp_pool_join(pool, H_GUARD_NS), 0);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(p_sh->done[i], 0);
+		assert_int_equal(p_sh->guard[i], 0);
+		assert_int_equal(recs[i].ok, 0);
+		assert_int_equal(recs[i].err, 1);
+		assert_int_equal(recs[i].err_code, RP_ETERMINATED);
+		rp_result_free(res[i]);
+	}
+	assert_int_equal(p_cb.max_in_flight, 1);
+	p_destroy(pool);
+}
+
+static void join_before_close_einval(void **state)
+{
+	rp_pool_t *pool = p_pool_n(2);
+	struct p_arg a = p_plain(3);
+
+	assert_int_equal(rp_pool_join(pool, 0), -EINVAL);
+	/* Refused at once, whatever the timeout. */
+	assert_int_equal(rp_pool_join(pool, RP_FOREVER), -EINVAL);
+	assert_int_equal(p_apply(pool, &a).value, 3);
+	close_join(pool);
+	p_destroy(pool);
+}
+
+/* join after close waits for the running task, and times out meanwhile. */
+static void join_after_close(void **state)
+{
+	rp_pool_t *pool = p_pool_n(2);
+	struct p_arg a = p_gated(0, 8);
+	rp_result_t *res = p_submit(pool, &a, NULL);
+
+	p_wait_started(0);
+	assert_int_equal(rp_pool_close(pool), 0);
+	assert_int_equal(rp_pool_join(pool, 0), -ETIMEDOUT);
+	assert_int_equal(rp_pool_join(pool, 1000000), -ETIMEDOUT);
+	assert_int_equal(p_sh->done[0], 0);
+	p_open(0);
+	assert_int_equal(rp_pool_join(pool, H_GUARD_NS), 0);
+	assert_int_equal(p_sh->done[0], 1);
+	assert_int_equal(rp_result_ready(res), 1);
+	assert_int_equal(p_get(res)->value, 8);
+	rp_result_free(res);
+	p_destroy(pool);
+}
+
+enum destroy_state { D_FRESH, D_CLOSED, D_JOINED, D_TERMINATED, D_BUSY };
+
+static void destroy_in(enum destroy_state s)
+{
+	rp_pool_t *pool = p_pool_n(2);
+	struct p_arg a = p_gated(0, 1);
+	rp_result_t *res = NULL;
+
+	if (s == D_BUSY) {
+		res = p_submit(pool, &a, NULL);
+		p_wait_started(0);
+	}
+	if (s == D_CLOSED || s == D_JOINED)
+		assert_int_equal(rp_pool_close(pool), 0);
+	if (s == D_JOINED)
+		assert_int_equal(rp_pool_join(pool, H_GUARD_NS), 0);
+	if (s == D_TERMINATED)
+		assert_int_equal(rp_pool_terminate(pool), 0);
+	p_destroy(pool);
+	if (res) {
+		assert_int_equal(rp_result_get(res, H_GUARD_NS, NULL, NULL),
+				 RP_ETERMINATED);
+		assert_int_equal(p_sh->done[0], 0);
+		rp_result_free(res);
+	}
+	/* The teardown's leak check: no child, fd or mapping left. */
+}
+
+static void destroy_fresh(void **state) { destroy_in(D_FRESH); }
+static void destroy_closed(void **state) { destroy_in(D_CLOSED); }
+static void destroy_joined(void **state) { destroy_in(D_JOINED); }
+static void destroy_terminated(void **state) { destroy_in(D_TERMINATED); }
+static void destroy_busy(void **state) { destroy_in(D_BUSY); }
+
+static void destroy_null(void **state)
+{
+	rp_pool_destroy(NULL);
+	rp_result_free(NULL);
+	rp_iter_free(NULL);
+}
+
+/* Results stay readable after close + join, and after destroy, until
+ * freed. */
+static void results_readable_after_close_join_destroy(void **state)
+{
+	rp_pool_t *pool = p_pool_n(2);
+	struct p_arg a = p_plain(21), b = p_plain(22);
+	const struct p_rep *r1, *r2;
+	const struct rp_error *e;
+	rp_result_t *ra, *rb;
+
+	b.flags = P_FAIL;
+	b.code = 4;
+	ra = p_submit(pool, &a, NULL);
+	rb = p_submit(pool, &b, NULL);
+	close_join(pool);
+	r1 = p_get(ra);
+	assert_int_equal(r1->value, 21);
+	assert_int_equal(rp_result_get(rb, 0, NULL, NULL), RP_ETASK);
+	p_destroy(pool);
+
+	/* The bytes from before destroy are still valid, and get again. */
+	assert_int_equal(r1->value, 21);
+	r2 = p_get(ra);
+	assert_int_equal(r2->value, 21);
+	assert_int_equal(rp_result_ready(ra), 1);
+	assert_int_equal(rp_result_successful(ra), 1);
+	assert_int_equal(rp_result_wait(ra, 0), 0);
+	assert_int_equal(rp_result_get(rb, RP_FOREVER, NULL, NULL), RP_ETASK);
+	assert_int_equal(rp_result_successful(rb), 0);
+	e = rp_result_error(rb);
+	assert_non_null(e);
+	assert_int_equal(e->code, RP_ETASK);
+	assert_int_equal(e->task_code, 4);
+	assert_string_equal(e->message, "task 22 failed");
+	rp_result_free(ra);
+	rp_result_free(rb);
+}
+
+/* Freeing an unfinished result detaches it: the task runs, its callback
+ * runs once. */
+static void result_free_unfinished_detaches(void **state)
+{
+	/* static: a callback may still run after a failed test has left */
+	static struct p_cbrec rec;
+	struct rp_submit_opts so = p_cb_opts(&rec);
+	rp_pool_t *pool = p_pool_n(2);
+	struct p_arg a = p_gated(0, 6);
+	rp_result_t *res;
+
+	memset(&rec, 0, sizeof(rec));
+	res = p_submit(pool, &a, &so);
+	p_wait_started(0);
+	rp_result_free(res);
+	p_open(0);
+	close_join(pool);
+	assert_int_equal(p_sh->done[0], 1);
+	assert_int_equal(rec.ok, 1);
+	assert_int_equal(rec.err, 0);
+	assert_int_equal(p_cb.calls, 1);
+	p_destroy(pool);
+}
+
+/*
+ * cancel: with both workers held at gates, the next task is surely queued;
+ * cancelled, it completes with RP_ECANCELED and never runs (it would raise
+ * started[2]).  A running task cannot be cancelled (-EBUSY), a complete
+ * one neither (-EALREADY).  The same for a queued map.
+ */
+static void cancel_queued_task(void **state)
+{
+	enum { M = 4 };
+	/* static: a callback may still run after a failed test has left */
+	static struct p_cbrec rec, mrec;
+	struct rp_submit_opts so = p_cb_opts(&rec), mso = p_cb_opts(&mrec);
+	rp_pool_t *pool = p_pool_n(2);
+	struct p_arg a0 = p_gated(0, 0), a1 = p_gated(1, 1), q = p_plain(2);
+	struct p_arg items[M];
+	rp_result_t *r0, *r1, *rq, *rm = NULL;
+	const struct rp_error *e;
+
+	memset(&rec, 0, sizeof(rec));
+	memset(&mrec, 0, sizeof(mrec));
+	r0 = p_submit(pool, &a0, NULL);
+	r1 = p_submit(pool, &a1, NULL);
+	p_wait_started(0);
+	p_wait_started(1);
+	q.slot = 2;
+	rq = p_submit(pool, &q, &so);
+	for (int i = 0; i < M; i++) {
+		items[i] = p_plain(i);
+		items[i].slot = 10 + i;
+	}
+	assert_int_equal(rp_map_async(pool, p_task, items, M, sizeof(items[0]),
+				      sizeof(struct p_rep), 1, &mso, &rm),
+			 0);
+
+	assert_int_equal(rp_result_cancel(rq, false), 0);
+	assert_int_equal(rp_result_get(rq, H_GUARD_NS, NULL, NULL),
+			 RP_ECANCELED);
+	assert_int_equal(rp_result_ready(rq), 1);
+	assert_int_equal(rp_result_successful(rq), 0);
+	e = rp_result_error(rq);
+	assert_non_null(e);
+	assert_int_equal(e->code, RP_ECANCELED);
+	assert_int_equal(rp_result_cancel(rq, false), -EALREADY);
+
+	assert_int_equal(rp_result_cancel(rm, false), 0);
+	assert_int_equal(rp_result_get(rm, H_GUARD_NS, NULL, NULL),
+			 RP_ECANCELED);
+	assert_int_equal(rp_result_error(rm)->code, RP_ECANCELED);
+
+	assert_int_equal(rp_result_cancel(r0, false), -EBUSY);
+	p_open(0);
+	p_open(1);
+	assert_int_equal(p_get(r0)->value, 0);
+	assert_int_equal(p_get(r1)->value, 1);
+	assert_int_equal(rp_result_cancel(r0, false), -EALREADY);
+	close_join(pool);
+
+	assert_int_equal(p_sh->started[2], 0);
+	for (int i = 0; i < M; i++)
+		assert_int_equal(p_sh->started[10 + i], 0);
+	assert_int_equal(rec.ok, 0);
+	assert_int_equal(rec.err, 1);
+	assert_int_equal(rec.err_code, RP_ECANCELED);
+	assert_int_equal(mrec.ok, 0);
+	assert_int_equal(mrec.err, 1);
+	rp_result_free(r0);
+	rp_result_free(r1);
+	rp_result_free(rq);
+	rp_result_free(rm);
+	p_destroy(pool);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Payloads and task results                                                */
+/* ------------------------------------------------------------------------ */
+
+static int xor_task(const void *arg, size_t arg_len, void *res,
+		    size_t res_cap, rp_task_ctx_t *ctx)
+{
+	const unsigned char *in = arg;
+	unsigned char *out = res;
+
+	if (arg_len != res_cap)
+		return rp_task_fail(ctx, P_CODE_BADARG, "xor: %zu != %zu",
+				    arg_len, res_cap);
+	for (size_t i = 0; i < arg_len; i++)
+		out[i] = in[i] ^ 0xa5;
+	return 0;
+}
+
+static void fill(unsigned char *buf, size_t n, uint32_t seed)
+{
+	for (size_t i = 0; i < n; i++) {
+		seed = seed * 1103515245u + 12345u;
+		buf[i] = (unsigned char)(seed >> 16);
+	}
+}
+
+static void check_xor(const unsigned char *in, const unsigned char *out,
+		      size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (out[i] != (in[i] ^ 0xa5))
+			fail_msg("byte %zu of %zu: %#x, want %#x", i, n, out[i],
+				 in[i] ^ 0xa5);
+}
+
+/* 4 MiB in and out (the default ring is 256 KiB), byte-exact; 1 MiB through
+ * a 4 KiB ring; map items of 300 KiB. */
+static void large_payloads_round_trip(void **state)
+{
+	enum { BIG = 4 << 20, MID = 1 << 20, ITEM = 300 << 10, NI = 6 };
+	unsigned char *in = malloc(BIG), *out = malloc(BIG);
+	unsigned char *items = malloc((size_t)NI * ITEM);
+	unsigned char *outs = malloc((size_t)NI * ITEM);
+	struct rp_pool_opts small = { .nworkers = 2, .ring_bytes = 4096 };
+	rp_pool_t *pool = p_pool_n(2);
+	const void *data = NULL;
+	rp_result_t *res = NULL;
+	struct rp_error e;
+	size_t len = 0;
+	int rc;
+
+	assert_non_null(in);
+	assert_non_null(out);
+	assert_non_null(items);
+	assert_non_null(outs);
+	fill(in, BIG, 1);
+	memset(out, 0, BIG);
+	rc = rp_apply(pool, xor_task, in, BIG, out, BIG, &len, &e);
+	if (rc != 0)
+		fail_rc("rp_apply 4 MiB", rc, &e);
+	assert_int_equal(len, BIG);
+	check_xor(in, out, BIG);
+
+	assert_int_equal(rp_apply_async(pool, xor_task, in, BIG, BIG, NULL,
+					&res),
+			 0);
+	assert_int_equal(rp_result_get(res, H_GUARD_NS, &data, &len), 0);
+	assert_int_equal(len, BIG);
+	check_xor(in, data, BIG);
+	rp_result_free(res);
+
+	fill(items, (size_t)NI * ITEM, 2);
+	rc = rp_map(pool, xor_task, items, NI, ITEM, outs, ITEM, 1, &e);
+	if (rc != 0)
+		fail_rc("rp_map 300 KiB items", rc, &e);
+	check_xor(items, outs, (size_t)NI * ITEM);
+	p_destroy(pool);
+
+	pool = p_pool(&small);
+	memset(out, 0, MID);
+	rc = rp_apply(pool, xor_task, in, MID, out, MID, &len, &e);
+	if (rc != 0)
+		fail_rc("rp_apply 1 MiB, 4 KiB ring", rc, &e);
+	assert_int_equal(len, MID);
+	check_xor(in, out, MID);
+	p_destroy(pool);
+	free(in);
+	free(out);
+	free(items);
+	free(outs);
+}
+
+/* A failure's code and message come back from get and from apply. */
+static void task_failure_code_and_message(void **state)
+{
+	rp_pool_t *pool = p_pool_n(2);
+	struct p_arg a = p_plain(5);
+	struct p_rep r;
+	struct rp_error e;
+	const struct rp_error *re;
+	size_t len = SENTINEL_LEN;
+	rp_result_t *res;
+
+	a.slot = 0;
+	a.flags = P_FAIL;
+	a.code = 12;
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(rp_apply(pool, p_task, &a, sizeof(a), &r, sizeof(r),
+				  &len, &e),
+			 RP_ETASK);
+	assert_int_equal(len, SENTINEL_LEN);
+	assert_int_equal(e.code, RP_ETASK);
+	assert_int_equal(e.task_code, 12);
+	assert_string_equal(e.message, "task 5 failed");
+	assert_int_equal(e.index, -1);
+	assert_int_equal(e.worker_pid, p_sh->pid[0]);
+	assert_int_not_equal(e.worker_pid, getpid());
+	assert_int_equal(e.signal, 0);
+
+	a.slot = 1;
+	res = p_submit(pool, &a, NULL);
+	assert_int_equal(rp_result_get(res, H_GUARD_NS, NULL, NULL), RP_ETASK);
+	assert_int_equal(rp_result_ready(res), 1);
+	assert_int_equal(rp_result_successful(res), 0);
+	re = rp_result_error(res);
+	assert_non_null(re);
+	assert_int_equal(re->code, RP_ETASK);
+	assert_int_equal(re->task_code, 12);
+	assert_string_equal(re->message, "task 5 failed");
+	assert_int_equal(re->index, -1);
+	assert_int_equal(re->worker_pid, p_sh->pid[1]);
+	assert_int_equal(rp_result_wait(res, 0), 0);
+	rp_result_free(res);
+
+	/* The pool goes on. */
+	a = p_plain(6);
+	assert_int_equal(p_apply(pool, &a).value, 6);
+	p_destroy(pool);
+}
+
+static int apply_code(rp_pool_t *pool, const struct p_arg *a,
+		      struct rp_error *e)
+{
+	struct p_rep r;
+
+	memset(e, 0, sizeof(*e));
+	return rp_apply(pool, p_task, a, sizeof(*a), &r, sizeof(r), NULL, e);
+}
+
+/* rp_task_fail(0) is a failure with code 1; plain returns are their own
+ * codes; a long message is cut at RP_ERROR_MESSAGE_MAX - 1. */
+static void task_fail_codes_and_long_message(void **state)
+{
+	rp_pool_t *pool = p_pool_n(2);
+	struct p_arg a = p_plain(0);
+	struct rp_error e;
+
+	a.flags = P_FAIL;
+	a.code = 0;
+	assert_int_equal(apply_code(pool, &a, &e), RP_ETASK);
+	assert_int_equal(e.task_code, 1);
+	assert_string_equal(e.message, "task 0 failed");
+
+	a.flags = P_FAIL_RAW;
+	a.code = 9;
+	assert_int_equal(apply_code(pool, &a, &e), RP_ETASK);
+	assert_int_equal(e.task_code, 9);
+	a.code = -5;
+	assert_int_equal(apply_code(pool, &a, &e), RP_ETASK);
+	assert_int_equal(e.task_code, -5);
+
+	a.flags = P_LONGMSG;
+	a.code = 2;
+	assert_int_equal(apply_code(pool, &a, &e), RP_ETASK);
+	assert_int_equal(e.task_code, 2);
+	assert_int_equal(strlen(e.message), RP_ERROR_MESSAGE_MAX - 1);
+	for (int i = 0; i < RP_ERROR_MESSAGE_MAX - 1; i++)
+		assert_int_equal(e.message[i], 'm');
+	p_destroy(pool);
+}
+
+static void set_result_len_shortens(void **state)
+{
+	rp_pool_t *pool = p_pool_n(2);
+	struct p_arg a = p_plain(77);
+	struct p_rep r;
+	const void *data = NULL;
+	size_t len = 0;
+	rp_result_t *res;
+
+	a.flags = P_SHORT;
+	a.target = 8;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(rp_apply(pool, p_task, &a, sizeof(a), &r, sizeof(r),
+				  &len, NULL),
+			 0);
+	assert_int_equal(len, 8);
+	assert_int_equal(r.value, 77);
+	res = p_submit(pool, &a, NULL);
+	assert_int_equal(rp_result_get(res, H_GUARD_NS, &data, &len), 0);
+	assert_int_equal(len, 8);
+	assert_int_equal(*(const int64_t *)data, 77);
+	rp_result_free(res);
+
+	a.target = 0;
+	assert_int_equal(rp_apply(pool, p_task, &a, sizeof(a), &r, sizeof(r),
+				  &len, NULL),
+			 0);
+	assert_int_equal(len, 0);
+
+	/* More than res_cap is ignored. */
+	a.target = 1000;
+	assert_int_equal(rp_apply(pool, p_task, &a, sizeof(a), &r, sizeof(r),
+				  &len, NULL),
+			 0);
+	assert_int_equal(len, sizeof(r));
+	p_destroy(pool);
+}
+
+/* rp_task_index: the input index in map and imap items, -1 in apply;
+ * rp_task_worker: 0 .. nworkers - 1. */
+static void task_index_and_worker(void **state)
+{
+	enum { N = 20 };
+	struct p_arg items[N];
+	struct p_rep reps[N];
+	struct rp_input in = { .items = items, .n = N,
+			       .item_size = sizeof(items[0]) };
+	rp_pool_t *pool = p_pool_n(3);
+	struct rp_item item;
+	struct rp_error e;
+	rp_iter_t *it;
+
+	for (int i = 0; i < N; i++)
+		items[i] = p_plain(0);
+	assert_int_equal(rp_map(pool, p_task, items, N, sizeof(items[0]), reps,
+				sizeof(reps[0]), 3, &e),
+			 0);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(reps[i].index, i);
+		assert_true(reps[i].worker >= 0 && reps[i].worker < 3);
+	}
+	it = new_imap(pool, false, &in, 2);
+	for (int i = 0; i < N; i++) {
+		const struct p_rep *r = next_ok(it, &item);
+
+		assert_int_equal(r->index, (int64_t)item.index);
+	}
+	p_iter_free(it);
+	assert_int_equal(p_apply(pool, &items[0]).index, -1);
+	p_destroy(pool);
+}
+
+/*
+ * A map with two failing items fails as a whole with the lower index,
+ * whatever the chunking; the same through map_async.
+ */
+static void map_failure_first_index(void **state)
+{
+	enum { N = 20 };
+	static const size_t chunks[] = { 1, 4, RP_CHUNKSIZE_AUTO };
+	struct p_arg items[N];
+	struct p_rep reps[N];
+	rp_pool_t *pool = p_pool_n(2);
+	const struct rp_error *re;
+	rp_result_t *res = NULL;
+	struct rp_error e;
+
+	for (int i = 0; i < N; i++)
+		items[i] = p_plain(i);
+	items[13].flags = items[5].flags = P_FAIL;
+	items[13].code = 113;
+	items[5].code = 105;
+	for (size_t c = 0; c < N_OF(chunks); c++) {
+		memset(&e, 0, sizeof(e));
+		assert_int_equal(rp_map(pool, p_task, items, N,
+					sizeof(items[0]), reps,
+					sizeof(reps[0]), chunks[c], &e),
+				 RP_ETASK);
+		assert_int_equal(e.code, RP_ETASK);
+		assert_int_equal(e.index, 5);
+		assert_int_equal(e.task_code, 105);
+		assert_string_equal(e.message, "task 5 failed");
+	}
+	assert_int_equal(rp_map_async(pool, p_task, items, N, sizeof(items[0]),
+				      sizeof(reps[0]), 2, NULL, &res),
+			 0);
+	assert_int_equal(rp_result_get(res, H_GUARD_NS, NULL, NULL), RP_ETASK);
+	assert_int_equal(rp_result_successful(res), 0);
+	re = rp_result_error(res);
+	assert_non_null(re);
+	assert_int_equal(re->index, 5);
+	assert_int_equal(re->task_code, 105);
+	rp_result_free(res);
+	p_destroy(pool);
+}
+
+static void iterate_with_failure(rp_pool_t *pool, bool ordered)
+{
+	enum { N = 10, BAD = 3 };
+	struct p_arg items[N];
+	struct rp_input in = { .items = items, .n = N,
+			       .item_size = sizeof(items[0]) };
+	struct rp_item item;
+	int seen[N] = { 0 }, failures = 0;
+	rp_iter_t *it;
+
+	for (int i = 0; i < N; i++)
+		items[i] = p_plain(i);
+	items[BAD].flags = P_FAIL;
+	items[BAD].code = 33;
+	it = new_imap(pool, ordered, &in, 1);
+	for (int k = 0; k < N; k++) {
+		int rc;
+
+		memset(&item, 0, sizeof(item));
+		rc = rp_iter_next(it, H_GUARD_NS, &item);
+		assert_true(item.index < N);
+		if (ordered)
+			assert_int_equal(item.index, k);
+		seen[item.index]++;
+		if (item.index == BAD) {
+			failures++;
+			assert_int_equal(rc, RP_ETASK);
+			assert_non_null(item.error);
+			assert_null(item.data);
+			assert_int_equal(item.error->code, RP_ETASK);
+			assert_int_equal(item.error->task_code, 33);
+			assert_int_equal(item.error->index, BAD);
+			assert_string_equal(item.error->message,
+					    "task 3 failed");
+		} else {
+			if (rc != 0)
+				fail_rc("rp_iter_next", rc, item.error);
+			assert_null(item.error);
+			assert_int_equal(((const struct p_rep *)item.data)->value,
+					 (int64_t)item.index);
+		}
+	}
+	expect_end(it);
+	assert_int_equal(failures, 1);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(seen[i], 1);
+	p_iter_free(it);
+}
+
+static void imap_failure_reported_at_item(void **state)
+{
+	rp_pool_t *pool = p_pool_n(2);
+
+	iterate_with_failure(pool, true);
+	iterate_with_failure(pool, false);
+	p_destroy(pool);
+}
+
+/* ------------------------------------------------------------------------ */
+/* A worker that dies                                                       */
+/* ------------------------------------------------------------------------ */
+
+static void died_apply(rp_pool_t *pool, int slot, uint32_t how, int code)
+{
+	struct p_arg a = p_plain(slot);
+	struct rp_error e;
+
+	a.slot = slot;
+	a.flags = how;
+	a.code = code;
+	assert_int_equal(apply_code(pool, &a, &e), RP_EWORKER_DIED);
+	assert_int_equal(e.code, RP_EWORKER_DIED);
+	assert_int_equal(e.worker_pid, p_sh->pid[slot]);
+	if (how == P_EXIT) {
+		assert_int_equal(e.signal, 0);
+		assert_int_equal(e.exit_status, code);
+	} else {
+		assert_int_equal(e.signal, SIGKILL);
+	}
+}
+
+/*
+ * _exit(3) and SIGKILL in a task fail that task only with RP_EWORKER_DIED;
+ * a task running on the other worker meanwhile finishes; the dead worker is
+ * replaced (its replacement runs the initializer) and later work succeeds.
+ */
+static void worker_death_fails_only_its_task(void **state)
+{
+	enum { N = 8 };
+	/* static: a callback may still run after a failed test has left */
+	static struct p_cbrec rec;
+	struct rp_submit_opts so = p_cb_opts(&rec);
+	rp_pool_t *pool = p_pool_n(2);
+	struct p_arg g = p_gated(2, 2), k = p_plain(3), items[N];
+	struct p_rep reps[N];
+	rp_result_t *rg, *rk;
+	const struct rp_error *re;
+	struct rp_error e;
+
+	memset(&rec, 0, sizeof(rec));
+	died_apply(pool, 0, P_EXIT, 3);
+	died_apply(pool, 1, P_KILL, 0);
+
+	/*
+	 * Both replacements are up: two tasks that each hold until both have
+	 * started.  Then the gated task and the killed one surely run on two
+	 * different workers.
+	 */
+	for (int i = 0; i < 2; i++) {
+		struct p_arg c = p_plain(i);
+
+		c.flags = P_COUNT;
+		c.target = 2;
+		items[i] = c;
+	}
+	assert_int_equal(rp_map(pool, p_task, items, 2, sizeof(items[0]), reps,
+				sizeof(reps[0]), 1, &e),
+			 0);
+	assert_int_not_equal(reps[0].pid, reps[1].pid);
+
+	rg = p_submit(pool, &g, NULL);
+	p_wait_started(2);
+	k.slot = 3;
+	k.flags = P_KILL;
+	rk = p_submit(pool, &k, &so);
+	assert_int_equal(rp_result_get(rk, H_GUARD_NS, NULL, NULL),
+			 RP_EWORKER_DIED);
+	re = rp_result_error(rk);
+	assert_non_null(re);
+	assert_int_equal(re->signal, SIGKILL);
+	assert_int_equal(re->worker_pid, p_sh->pid[3]);
+	assert_int_equal(rp_result_ready(rg), 0);
+	p_open(2);
+	assert_int_equal(p_get(rg)->value, 2);
+
+	for (int i = 0; i < 10; i++) {
+		struct p_arg a = p_plain(i);
+		struct p_rep r = p_apply(pool, &a);
+
+		assert_int_equal(r.value, i);
+		assert_int_equal(r.init, P_INIT_MAGIC);
+		assert_int_not_equal(r.pid, p_sh->pid[0]);
+		assert_int_not_equal(r.pid, p_sh->pid[1]);
+		assert_int_not_equal(r.pid, p_sh->pid[3]);
+	}
+	assert_int_equal(rp_pool_size(pool), 2);
+
+	/* In a map, the failure carries the dead item's index. */
+	for (int i = 0; i < N; i++)
+		items[i] = p_plain(i);
+	items[4].flags = P_KILL;
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(rp_map(pool, p_task, items, N, sizeof(items[0]), reps,
+				sizeof(reps[0]), 1, &e),
+			 RP_EWORKER_DIED);
+	assert_int_equal(e.index, 4);
+	assert_int_equal(e.signal, SIGKILL);
+	items[4].flags = 0;
+	assert_int_equal(rp_map(pool, p_task, items, N, sizeof(items[0]), reps,
+				sizeof(reps[0]), 1, &e),
+			 0);
+	assert_int_equal(reps[N - 1].value, N - 1);
+
+	close_join(pool);
+	assert_int_equal(rec.err, 1);
+	assert_int_equal(rec.ok, 0);
+	assert_int_equal(rec.err_code, RP_EWORKER_DIED);
+	rp_result_free(rg);
+	rp_result_free(rk);
+	p_destroy(pool);
+}
+
+/* The fork start method runs the same pool. */
+static void fork_start_method(void **state)
+{
+	enum { N = 10 };
+	struct rp_pool_opts o = {
+		.nworkers = 2,
+		.start_method = RP_START_FORK,
+		.initializer = p_init,
+		.initarg = P_INIT_ARG,
+		.initarg_len = sizeof(P_INIT_ARG),
+	};
+	rp_pool_t *pool = p_pool(&o);
+	struct p_arg items[N];
+	struct p_rep reps[N];
+	struct rp_error e;
+
+	assert_int_equal(p_sh->init_count, 2);
+	for (int i = 0; i < N; i++)
+		items[i] = p_plain(i);
+	assert_int_equal(rp_map(pool, p_task, items, N, sizeof(items[0]), reps,
+				sizeof(reps[0]), 1, &e),
+			 0);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(reps[i].value, i);
+		assert_int_equal(reps[i].init, P_INIT_MAGIC);
+	}
+	p_destroy(pool);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		P_T(create_nworkers_default),
+		P_T(initializer_runs_before_any_task),
+		P_T(initializer_failure_fails_create),
+		P_T(max_tasks_per_worker_recycles),
+		P_T(apply_returns_result),
+		P_T(apply_blocks_until_done),
+		P_T(apply_async_get_wait_ready_successful),
+		P_T(callbacks_once_in_owner_never_concurrent),
+		P_T(callback_submits_followup),
+		P_T(slow_callback_does_not_block_results),
+		P_T(map_input_order),
+		P_T(map_async_batch_callback_once),
+		P_T(imap_array_input_order),
+		P_T(imap_producer_input_order),
+		P_T(imap_producer_error),
+		P_T(imap_unordered_completion_order),
+		P_T(imap_unbounded_producer_bounded_window),
+		P_T(close_refuses_new_finishes_queued),
+		P_T(terminate_completes_unfinished),
+		P_T(join_before_close_einval),
+		P_T(join_after_close),
+		P_T(destroy_fresh),
+		P_T(destroy_closed),
+		P_T(destroy_joined),
+		P_T(destroy_terminated),
+		P_T(destroy_busy),
+		P_T(destroy_null),
+		P_T(results_readable_after_close_join_destroy),
+		P_T(result_free_unfinished_detaches),
+		P_T(cancel_queued_task),
+		P_T(large_payloads_round_trip),
+		P_T(task_failure_code_and_message),
+		P_T(task_fail_codes_and_long_message),
+		P_T(set_result_len_shortens),
+		P_T(task_index_and_worker),
+		P_T(map_failure_first_index),
+		P_T(imap_failure_reported_at_item),
+		P_T(worker_death_fails_only_its_task),
+		P_T(fork_start_method),
+	};
+
+	return cmocka_run_group_tests_name("pool_api", tests, p_group_setup,
+					   p_group_teardown);
+}
