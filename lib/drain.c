@@ -251,9 +251,14 @@ void rp__drain_all(struct rp_pool *pool)
 /*
  * A thread waiting for a result lends a hand: if nobody is draining, it
  * drains, so the result reaches it without a hand-over.  Never blocks.
+ * It also notes the time, so the loop thread keeps out of its way (loop.c).
  */
-void rp__drain_help(struct rp_pool *pool)
+void rp__drain_help(struct rp_pool *pool, int64_t now)
 {
+	/* relaxed: a hint; one store per RP_HELP_NOTE_NS keeps the line quiet. */
+	if (now - atomic_load_explicit(&pool->last_help_ns, memory_order_relaxed) >
+	    RP_HELP_NOTE_NS)
+		atomic_store_explicit(&pool->last_help_ns, now, memory_order_relaxed);
 	if (pthread_mutex_trylock(&pool->drain_lock) != 0)
 		return;
 	rp__drain_all(pool);

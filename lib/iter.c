@@ -25,11 +25,14 @@
 #define ITER_MIN_WINDOW 1024u
 #define ITER_MAX_WINDOW_BYTES (64u << 20)
 #define ITER_SPIN_NS 50000
+/* Ready items taken per lock: handed out one by one without it. */
+#define ITER_BATCH 256
 
 enum item_state { ITEM_EMPTY, ITEM_PENDING, ITEM_DONE, ITEM_FAILED };
 
 struct item {
 	uint8_t state;
+	uint64_t index;          /* the input index it holds, once pulled */
 	struct rp_error *error;  /* ITEM_FAILED */
 };
 
@@ -46,42 +49,61 @@ struct rp_iter {
 	unsigned char *inputs;   /* window * item_size, for a producer */
 	unsigned char *results;  /* window * result_size */
 	struct item *items;
-	uint64_t *done_fifo;     /* unordered: completed indices, in order */
+	uint32_t *done_fifo;     /* unordered: positions completed, in order */
+	uint64_t fifo_mask;      /* its size, a power of two >= window, - 1 */
 	uint64_t fifo_head, fifo_tail;
 	uint64_t pulled;         /* items taken from the input */
 	uint64_t yielded;        /* items handed to the caller */
 	uint64_t next_ordered;   /* ordered: the index to yield next */
+	uint64_t next_pos;       /* ... and its position */
 	uint64_t low;            /* the lowest index not yet yielded: the
 				  * window spans [low, low + window) */
+	uint64_t low_pos;        /* ... and its position */
 	bool input_done;
 	int input_err;           /* the producer's error, reported once */
 	struct rp_error returned_error;
 	struct rp_error *held;   /* the error of the item returned last */
+	uint32_t batch[ITER_BATCH]; /* positions of ready items taken under lock */
+	unsigned batch_pos, batch_len;
 	pthread_mutex_t lock;
 	_Atomic uint32_t seq;    /* futex: bumped on every completion */
+	_Atomic uint32_t waiters; /* the caller sleeps on seq */
 	_Atomic int refs;
 };
 
 /* ---- sink operations (drain side) ------------------------------------------ */
 
-static struct item *item_at(struct rp_iter *it, uint64_t index)
+/*
+ * Positions are worked out once per chunk or kept up to date step by step:
+ * window is rarely a power of two, and a division per item would cost more
+ * than everything else an item takes.
+ */
+static uint64_t pos_of(const struct rp_iter *it, uint64_t index)
 {
-	return &it->items[index % it->window];
+	return index % it->window;
+}
+
+static uint64_t pos_next(const struct rp_iter *it, uint64_t pos)
+{
+	return pos + 1 == it->window ? 0 : pos + 1;
 }
 
 static unsigned char *iter_dest(struct rp__sink *s, uint64_t first, uint32_t n)
 {
 	struct rp_iter *it = (struct rp_iter *)s;
 
-	return it->results + (first % it->window) * it->result_size;
+	return it->results + pos_of(it, first) * it->result_size;
 }
 
+/* A chunk's positions are contiguous: chunks never straddle the end. */
 static void mark(struct rp_iter *it, uint64_t first, uint32_t n, uint8_t state,
 		 const struct rp_error *err)
 {
+	uint64_t pos0 = pos_of(it, first);
+
 	pthread_mutex_lock(&it->lock);
 	for (uint32_t i = 0; i < n; i++) {
-		struct item *x = item_at(it, first + i);
+		struct item *x = &it->items[pos0 + i];
 
 		if (x->state != ITEM_PENDING)
 			continue;
@@ -94,11 +116,14 @@ static void mark(struct rp_iter *it, uint64_t first, uint32_t n, uint8_t state,
 		x->state = (x->error || state == ITEM_FAILED) ? ITEM_FAILED :
 								ITEM_DONE;
 		if (!it->ordered)
-			it->done_fifo[it->fifo_tail++ % it->window] = first + i;
+			it->done_fifo[it->fifo_tail++ & it->fifo_mask] =
+				(uint32_t)(pos0 + i);
 	}
 	pthread_mutex_unlock(&it->lock);
+	/* seq_cst pair with rp_iter_next: waiters up, then seq re-read. */
 	atomic_fetch_add(&it->seq, 1);
-	rp__sys_futex_wake_private(&it->seq);
+	if (atomic_load(&it->waiters))
+		rp__sys_futex_wake_private(&it->seq);
 }
 
 static void iter_item_failed(struct rp__sink *s, const struct rp_error *err)
@@ -107,7 +132,7 @@ static void iter_item_failed(struct rp__sink *s, const struct rp_error *err)
 	struct item *x;
 
 	pthread_mutex_lock(&it->lock);
-	x = item_at(it, (uint64_t)err->index);
+	x = &it->items[pos_of(it, (uint64_t)err->index)];
 	if (x->state == ITEM_PENDING && !x->error &&
 	    (x->error = malloc(sizeof(*x->error))))
 		*x->error = *err;
@@ -170,7 +195,7 @@ static uint64_t produce(struct rp_iter *it, uint64_t first, uint64_t n)
 
 	while (got < n) {
 		unsigned char *slot = it->inputs +
-			((first + got) % it->window) * it->in.item_size;
+			(pos_of(it, first) + got) * it->in.item_size;
 		int r = it->in.producer(it->in.user, slot, it->in.item_size);
 
 		if (r <= 0) {
@@ -206,17 +231,19 @@ static int pull(struct rp_iter *it)
 				it->input_done = true;
 		} else {
 			n = produce(it, first, n);
-			b.items = it->inputs + (first % it->window) * it->in.item_size;
+			b.items = it->inputs + pos_of(it, first) * it->in.item_size;
 		}
 		if (n == 0)
 			break;
 		b.end_index = first + n;
-		for (uint64_t i = 0; i < n; i++)
-			item_at(it, first + i)->state = ITEM_PENDING;
+		for (uint64_t i = 0, pos = pos_of(it, first); i < n; i++) {
+			it->items[pos + i].state = ITEM_PENDING;
+			it->items[pos + i].index = first + i;
+		}
 		err = rp__dispatch_submit(it->pool, &b, false);
 		if (err < 0) {
-			for (uint64_t i = 0; i < n; i++)
-				item_at(it, first + i)->state = ITEM_EMPTY;
+			for (uint64_t i = 0, pos = pos_of(it, first); i < n; i++)
+				it->items[pos + i].state = ITEM_EMPTY;
 			return err;
 		}
 		it->pulled += n;
@@ -226,39 +253,65 @@ static int pull(struct rp_iter *it)
 
 /* ---- yielding ---------------------------------------------------------------- */
 
-/* Under lock: the index to yield now, if one is ready. */
-static bool ready_index(struct rp_iter *it, uint64_t *ret)
+/*
+ * Under lock: the items handed out from the last batch become free
+ * positions, and the window's low end moves past them.  Their data stayed
+ * valid until now: the caller's next call is what retires them.
+ */
+static void retire_batch(struct rp_iter *it)
 {
-	if (it->ordered) {
-		uint8_t st;
-
-		if (it->next_ordered >= it->pulled)
-			return false;
-		st = item_at(it, it->next_ordered)->state;
-		if (st != ITEM_DONE && st != ITEM_FAILED)
-			return false;
-		*ret = it->next_ordered;
-		return true;
+	for (unsigned i = 0; i < it->batch_len; i++)
+		it->items[it->batch[i]].state = ITEM_EMPTY;
+	it->batch_pos = it->batch_len = 0;
+	while (it->low < it->pulled && it->items[it->low_pos].state == ITEM_EMPTY) {
+		it->low++;
+		it->low_pos = pos_next(it, it->low_pos);
 	}
-	if (it->fifo_head == it->fifo_tail)
-		return false;
-	*ret = it->done_fifo[it->fifo_head % it->window];
-	return true;
 }
 
-static int take(struct rp_iter *it, uint64_t index, struct rp_item *out)
+static bool is_ready(const struct item *x)
 {
-	struct item *x = item_at(it, index);
+	return x->state == ITEM_DONE || x->state == ITEM_FAILED;
+}
+
+/* Under lock: the next ready positions, in the order they are yielded. */
+static void collect_batch(struct rp_iter *it)
+{
+	unsigned n = 0;
+
+	if (it->ordered) {
+		while (n < ITER_BATCH && it->next_ordered < it->pulled &&
+		       is_ready(&it->items[it->next_pos])) {
+			it->batch[n++] = (uint32_t)it->next_pos;
+			it->next_ordered++;
+			it->next_pos = pos_next(it, it->next_pos);
+		}
+	} else {
+		while (n < ITER_BATCH && it->fifo_head != it->fifo_tail)
+			it->batch[n++] = it->done_fifo[it->fifo_head++ & it->fifo_mask];
+	}
+	it->batch_len = n;
+}
+
+/*
+ * Hand one ready item over.  No lock: the drain side touches only pending
+ * items, and this one is done or failed.
+ */
+static int take(struct rp_iter *it, uint32_t pos, struct rp_item *out)
+{
+	struct item *x = &it->items[pos];
 	int code = 0;
 
-	free(it->held);
-	it->held = NULL;
-	out->index = index;
+	if (it->held) {
+		free(it->held);
+		it->held = NULL;
+	}
+	out->index = x->index;
 	out->data = NULL;
 	out->len = 0;
 	out->error = NULL;
 	if (x->state == ITEM_DONE) {
-		out->data = it->results + (index % it->window) * it->result_size;
+		out->data = it->results + (uint64_t)pos * it->result_size;
 		out->len = it->result_size;
 	} else if (x->error) {
 		it->held = x->error; /* ours until the next call */
@@ -266,19 +319,12 @@ static int take(struct rp_iter *it, uint64_t index, struct rp_item *out)
 		out->error = it->held;
 		code = it->held->code;
 	} else {
-		rp__error_set(&it->returned_error, -ENOMEM, (int64_t)index, 0,
+		rp__error_set(&it->returned_error, -ENOMEM, (int64_t)x->index, 0,
 			      "the item failed; no memory was left for details");
 		out->error = &it->returned_error;
 		code = -ENOMEM;
 	}
-	x->state = ITEM_EMPTY;
-	if (it->ordered)
-		it->next_ordered++;
-	else
-		it->fifo_head++;
 	it->yielded++;
-	while (it->low < it->pulled && item_at(it, it->low)->state == ITEM_EMPTY)
-		it->low++;
 	return code;
 }
 
@@ -300,13 +346,16 @@ static int report_input_error(struct rp_iter *it, struct rp_item *out)
 
 static int try_next(struct rp_iter *it, struct rp_item *out, bool *got)
 {
-	uint64_t index;
 	int code = 0;
 
 	*got = true;
+	if (it->batch_pos < it->batch_len)
+		return take(it, it->batch[it->batch_pos++], out);
 	pthread_mutex_lock(&it->lock);
-	if (ready_index(it, &index))
-		code = take(it, index, out);
+	retire_batch(it);
+	collect_batch(it);
+	if (it->batch_len)
+		code = take(it, it->batch[it->batch_pos++], out);
 	else if (it->input_done && it->yielded == it->pulled)
 		code = it->input_err < 0 ? report_input_error(it, out) : RP_EEND;
 	else
@@ -344,10 +393,13 @@ RP_API int rp_iter_next(rp_iter_t *it, int64_t timeout_ns, struct rp_item *ret_i
 		if (deadline >= 0 && now >= deadline)
 			return -ETIMEDOUT;
 		if (now - start < ITER_SPIN_NS) {
-			rp__drain_help(it->pool);
+			rp__drain_help(it->pool, now);
 			__builtin_ia32_pause();
 		} else {
-			rp__sys_futex_wait_private(&it->seq, seen, deadline);
+			atomic_fetch_add(&it->waiters, 1);
+			if (atomic_load(&it->seq) == seen)
+				rp__sys_futex_wait_private(&it->seq, seen, deadline);
+			atomic_fetch_sub(&it->waiters, 1);
 		}
 	}
 }
@@ -387,8 +439,14 @@ static int iter_alloc(struct rp_iter *it)
 	it->items = calloc(it->window, sizeof(*it->items));
 	if (!it->in.items)
 		it->inputs = malloc(it->window * it->in.item_size + 1);
-	if (!it->ordered)
-		it->done_fifo = malloc(it->window * sizeof(*it->done_fifo));
+	if (!it->ordered) {
+		uint64_t size = 1;
+
+		while (size < it->window)
+			size <<= 1;
+		it->fifo_mask = size - 1;
+		it->done_fifo = malloc(size * sizeof(*it->done_fifo));
+	}
 	if (!it->results || !it->items || (!it->in.items && !it->inputs) ||
 	    (!it->ordered && !it->done_fifo))
 		return -ENOMEM;

@@ -158,18 +158,36 @@ static void replace_dead(struct loop_state *ls)
 
 /*
  * Block until something happens.  On valgrind, in slices: it would keep its
- * big lock through io_uring_enter and stop the pool's other threads.
+ * big lock through io_uring_enter and stop the pool's other threads.  While
+ * a waiter drains (helped), in short slices.
  */
-static void wait_events(struct rp_pool *pool)
+static void wait_events(struct rp_pool *pool, bool helped)
 {
-	struct __kernel_timespec slice = { .tv_nsec = 1000000 };
+	struct __kernel_timespec slice = {
+		.tv_nsec = helped ? RP_HELP_ACTIVE_NS : 1000000,
+	};
 	struct io_uring_cqe *cqe;
 
-	if (!pool->loop_sliced) {
+	if (!pool->loop_sliced && !helped) {
 		io_uring_submit_and_wait(&pool->uring, 1);
 		return;
 	}
 	io_uring_submit_and_wait_timeout(&pool->uring, &cqe, 1, &slice, NULL);
+}
+
+/*
+ * A thread blocked in get or next drains the rings itself while it polls.
+ * Then the loop does not announce sleep on the result rings (workers would
+ * wake it for every publication, and it would fight the waiter for the
+ * CPU); it looks again after RP_HELP_ACTIVE_NS, and arms once the waiters
+ * stopped polling.
+ */
+static bool helper_active(struct rp_pool *pool)
+{
+	int64_t last = atomic_load_explicit(&pool->last_help_ns,
+					    memory_order_relaxed);
+
+	return last && rp__now_ns() - last < RP_HELP_ACTIVE_NS;
 }
 
 static void *loop_main(void *arg)
@@ -182,16 +200,18 @@ static void *loop_main(void *arg)
 		struct io_uring_cqe *cqe;
 		unsigned head, seen = 0;
 
+		bool helped = helper_active(pool);
+
 		pthread_mutex_lock(&pool->drain_lock);
 		rp__drain_all(pool);
-		for (unsigned i = 0; i < pool->nworkers; i++)
+		for (unsigned i = 0; i < pool->nworkers && !helped; i++)
 			arm_results(ls, i);
 		pthread_mutex_unlock(&pool->drain_lock);
 		rp__dispatch_kick(pool);
 		for (unsigned i = 0; i < pool->nworkers; i++)
 			arm_pidfd(ls, i);
 
-		wait_events(pool);
+		wait_events(pool, helped);
 		io_uring_for_each_cqe(&pool->uring, head, cqe) {
 			on_cqe(ls, cqe);
 			seen++;

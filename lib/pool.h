@@ -165,6 +165,7 @@ struct rp_pool {
 	struct io_uring uring;
 	int ctl_efd;                      /* wakes the loop: stop or re-arm */
 	struct loop_state *loop_state;
+	_Atomic int64_t last_help_ns;     /* a waiter drained at this time */
 	bool loop_sliced;                 /* waits in slices (valgrind) */
 	_Atomic bool loop_stop;
 
@@ -194,9 +195,13 @@ void rp__submit_unlock(struct rp_pool *pool);
 uint32_t rp__dispatch_cancel(struct rp_pool *pool, struct rp__sink *sink);
 void rp__dispatch_fail_pending(struct rp_pool *pool, const struct rp_error *why);
 
+/* A waiter that drained within this long counts as draining now. */
+#define RP_HELP_ACTIVE_NS 100000
+#define RP_HELP_NOTE_NS 10000
+
 /* drain.c */
 void rp__drain_all(struct rp_pool *pool);
-void rp__drain_help(struct rp_pool *pool);
+void rp__drain_help(struct rp_pool *pool, int64_t now);
 void rp__progress_wake(struct rp_pool *pool);
 void rp__drain_worker(struct rp_pool *pool, struct rp__worker *w);
 void rp__fail_slots(struct rp_pool *pool, struct rp__worker *w,

@@ -333,7 +333,7 @@ static int wait_done(struct rp_result *r, int64_t timeout_ns)
 		if (deadline >= 0 && now >= deadline)
 			return -ETIMEDOUT;
 		if (now < spin_end) {
-			rp__drain_help(pool);
+			rp__drain_help(pool, now);
 			__builtin_ia32_pause();
 			continue;
 		}

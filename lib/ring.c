@@ -182,7 +182,7 @@ int rp__ring_reserve_slow(struct rp_ring_producer *p, uint16_t kind,
 int rp__ring_push_slow(struct rp_ring_producer *p, uint16_t kind,
 		       const void *buf, uint32_t len)
 {
-	void *dst;
+	void *dst = NULL;
 	int ret;
 
 	if (p->resv_hdr)

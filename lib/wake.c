@@ -92,6 +92,13 @@ void rp__wake_init(struct rp_wake *w, struct rp_wake_word *mine,
 	w->wakeups = 0;
 }
 
+void rp__wake_set_symmetric(struct rp_wake *w)
+{
+	w->asym = false;
+	/* seq_cst: as in rp__wake_init, before any later load B of ours. */
+	atomic_store_explicit(&w->peer->waker_asym, 0, memory_order_seq_cst);
+}
+
 void rp__wake_set_eventfds(struct rp_wake *w, int my_efd, int peer_efd)
 {
 	w->my_efd = my_efd;

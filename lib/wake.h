@@ -126,6 +126,14 @@ void rp__wake_set_eventfds(struct rp_wake *w, int my_efd, int peer_efd);
 void rp__wake_peer_slow(struct rp_wake *w);
 
 /*
+ * rp__wake_set_symmetric - make this waker pay a full barrier per
+ * publication instead of its peer a membarrier per sleep.  The pool's rings
+ * use it: a worker that sleeps between chunks would otherwise send an IPI
+ * to every CPU each time.  Call before either side waits.
+ */
+void rp__wake_set_symmetric(struct rp_wake *w);
+
+/*
  * rp__wake_store_progress - P above: store the index the peer waits on.
  * Release either way: pairs with the peer's acquire load of the index.
  */

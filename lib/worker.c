@@ -364,6 +364,8 @@ static int open_rings(struct worker *w, const struct rp_worker_args *a,
 	    rp__ring_producer_open(base + RP_WORKER_CTL_BYTES + ring_bytes,
 				   ring_bytes, &w->results) < 0)
 		return -EBADMSG;
+	rp__wake_set_symmetric(&w->tasks.wake);
+	rp__wake_set_symmetric(&w->results.wake);
 	return 0;
 }
 

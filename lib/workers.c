@@ -50,6 +50,11 @@ static int region_init(struct rp_pool *pool, struct rp__worker *w)
 	if (err == 0)
 		err = rp__ring_consumer_open(w->result_mem, w->ring_bytes,
 					     RP_REC_KIND_MAX, &w->results);
+	if (err == 0) {
+		/* Workers sleep and wake often: no membarrier per sleep. */
+		rp__wake_set_symmetric(&w->tasks.wake);
+		rp__wake_set_symmetric(&w->results.wake);
+	}
 	return err;
 }
 
