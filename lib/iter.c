@@ -3,16 +3,21 @@
  * rp_iter_t: lazy map (Python's imap and imap_unordered).
  *
  * The iterator owns a window of `window` positions; input index i lives at
- * position i % window, for its input bytes (when a producer makes them),
- * its result and its state.  Items are pulled, in whole chunks, only while
- * the pulled indices stay within window of the lowest one not yet yielded,
- * so memory is bounded whatever the producer does.  window is a multiple of chunksize
- * and chunks start at multiples of chunksize, so a chunk's positions are
- * contiguous and its results land in place.
+ * position i % window, for its input bytes (when a producer makes them) and
+ * its result.  Input is pulled in chunks of chunksize items; chunk k holds
+ * indices [k * chunksize, ...) and its bookkeeping lives in chunk slot
+ * k % nchunks (window = nchunks * chunksize), so a chunk's positions are
+ * contiguous and its results land in place.  Chunks are pulled only while
+ * they stay within window of the oldest chunk not yet handed out in full,
+ * so memory is bounded whatever the producer does.
  *
- * Pulling happens on the caller's thread, in rp_imap and rp_iter_next.
- * Completions (chunk_done and friends) come from whichever thread drains;
- * they and rp_iter_next meet under `lock`, and `seq` is the futex the
+ * Everything is tracked per chunk, not per item: an item costs the caller
+ * a pointer and a comparison.  A chunk's failed items are listed in item
+ * order (the worker reports them so), or the whole chunk failed at once.
+ *
+ * Pulling and handing out happen on the caller's thread, in rp_imap and
+ * rp_iter_next.  Completions (chunk_done and friends) come from whichever
+ * thread drains; the two meet under `lock`, and `seq` is the futex the
  * caller sleeps on.
  */
 #include <errno.h>
@@ -25,15 +30,22 @@
 #define ITER_MIN_WINDOW 1024u
 #define ITER_MAX_WINDOW_BYTES (64u << 20)
 #define ITER_SPIN_NS 50000
-/* Ready items taken per lock: handed out one by one without it. */
-#define ITER_BATCH 256
 
-enum item_state { ITEM_EMPTY, ITEM_PENDING, ITEM_DONE, ITEM_FAILED };
+enum chunk_state { CHUNK_EMPTY, CHUNK_PENDING, CHUNK_DONE };
 
-struct item {
+struct failure {
+	uint64_t index;
+	struct rp_error *error;
+};
+
+struct chunk {
 	uint8_t state;
-	uint64_t index;          /* the input index it holds, once pulled */
-	struct rp_error *error;  /* ITEM_FAILED */
+	bool whole_failed;       /* every item failed with `whole` */
+	uint32_t n;              /* its items */
+	uint64_t first;          /* the input index of its first item */
+	struct rp_error *whole;  /* may be NULL if there was no memory */
+	struct failure *fails;   /* single items that failed, in order */
+	uint32_t nfails, fails_cap;
 };
 
 struct rp_iter {
@@ -45,26 +57,26 @@ struct rp_iter {
 	struct rp_input in;
 	size_t result_size;
 	uint64_t chunksize;
-	uint64_t window;
+	uint64_t window;         /* nchunks * chunksize */
+	uint64_t nchunks;
 	unsigned char *inputs;   /* window * item_size, for a producer */
 	unsigned char *results;  /* window * result_size */
-	struct item *items;
-	uint32_t *done_fifo;     /* unordered: positions completed, in order */
-	uint64_t fifo_mask;      /* its size, a power of two >= window, - 1 */
+	struct chunk *chunks;
+	uint32_t *done_fifo;     /* unordered: chunk slots completed, in order */
+	uint64_t fifo_mask;      /* its size, a power of two >= nchunks, - 1 */
 	uint64_t fifo_head, fifo_tail;
 	uint64_t pulled;         /* items taken from the input */
 	uint64_t yielded;        /* items handed to the caller */
-	uint64_t next_ordered;   /* ordered: the index to yield next */
-	uint64_t next_pos;       /* ... and its position */
-	uint64_t low;            /* the lowest index not yet yielded: the
-				  * window spans [low, low + window) */
-	uint64_t low_pos;        /* ... and its position */
+	uint64_t pull_slot;      /* slot of the next chunk to pull */
+	uint64_t next_slot;      /* ordered: slot of the next chunk to hand out */
+	uint64_t low_first;      /* first index of the oldest chunk in use */
+	uint64_t low_slot;       /* ... and its slot */
+	struct chunk *cur;       /* the chunk being handed out, item by item */
+	uint32_t cur_item, cur_fail;
 	bool input_done;
 	int input_err;           /* the producer's error, reported once */
 	struct rp_error returned_error;
 	struct rp_error *held;   /* the error of the item returned last */
-	uint32_t batch[ITER_BATCH]; /* positions of ready items taken under lock */
-	unsigned batch_pos, batch_len;
 	pthread_mutex_t lock;
 	_Atomic uint32_t seq;    /* futex: bumped on every completion */
 	_Atomic uint32_t waiters; /* the caller sleeps on seq */
@@ -73,52 +85,41 @@ struct rp_iter {
 
 /* ---- sink operations (drain side) ------------------------------------------ */
 
-/*
- * Positions are worked out once per chunk or kept up to date step by step:
- * window is rarely a power of two, and a division per item would cost more
- * than everything else an item takes.
- */
-static uint64_t pos_of(const struct rp_iter *it, uint64_t index)
+static struct chunk *chunk_of(struct rp_iter *it, uint64_t index)
 {
-	return index % it->window;
+	return &it->chunks[index / it->chunksize % it->nchunks];
 }
 
-static uint64_t pos_next(const struct rp_iter *it, uint64_t pos)
+static uint64_t slot_next(const struct rp_iter *it, uint64_t slot)
 {
-	return pos + 1 == it->window ? 0 : pos + 1;
+	return slot + 1 == it->nchunks ? 0 : slot + 1;
 }
 
 static unsigned char *iter_dest(struct rp__sink *s, uint64_t first, uint32_t n)
 {
 	struct rp_iter *it = (struct rp_iter *)s;
 
-	return it->results + pos_of(it, first) * it->result_size;
+	return it->results + (first % it->window) * it->result_size;
 }
 
-/* A chunk's positions are contiguous: chunks never straddle the end. */
-static void mark(struct rp_iter *it, uint64_t first, uint32_t n, uint8_t state,
-		 const struct rp_error *err)
+static struct rp_error *error_copy(const struct rp_error *err, uint64_t index)
 {
-	uint64_t pos0 = pos_of(it, first);
+	struct rp_error *e = malloc(sizeof(*e));
 
-	pthread_mutex_lock(&it->lock);
-	for (uint32_t i = 0; i < n; i++) {
-		struct item *x = &it->items[pos0 + i];
-
-		if (x->state != ITEM_PENDING)
-			continue;
-		if (state == ITEM_FAILED && !x->error &&
-		    (x->error = malloc(sizeof(*x->error)))) {
-			*x->error = *err;
-			x->error->index = (int64_t)(first + i);
-		}
-		/* An item whose own failure came first stays failed. */
-		x->state = (x->error || state == ITEM_FAILED) ? ITEM_FAILED :
-								ITEM_DONE;
-		if (!it->ordered)
-			it->done_fifo[it->fifo_tail++ & it->fifo_mask] =
-				(uint32_t)(pos0 + i);
+	if (e) {
+		*e = *err;
+		e->index = (int64_t)index;
 	}
+	return e;
+}
+
+/* Under lock: the chunk is complete; wake the caller. */
+static void finish_chunk(struct rp_iter *it, struct chunk *c)
+{
+	c->state = CHUNK_DONE;
+	if (!it->ordered)
+		it->done_fifo[it->fifo_tail++ & it->fifo_mask] =
+			(uint32_t)(c - it->chunks);
 	pthread_mutex_unlock(&it->lock);
 	/* seq_cst pair with rp_iter_next: waiters up, then seq re-read. */
 	atomic_fetch_add(&it->seq, 1);
@@ -129,36 +130,66 @@ static void mark(struct rp_iter *it, uint64_t first, uint32_t n, uint8_t state,
 static void iter_item_failed(struct rp__sink *s, const struct rp_error *err)
 {
 	struct rp_iter *it = (struct rp_iter *)s;
-	struct item *x;
+	struct chunk *c;
 
 	pthread_mutex_lock(&it->lock);
-	x = &it->items[pos_of(it, (uint64_t)err->index)];
-	if (x->state == ITEM_PENDING && !x->error &&
-	    (x->error = malloc(sizeof(*x->error))))
-		*x->error = *err;
+	c = chunk_of(it, (uint64_t)err->index);
+	if (c->nfails == c->fails_cap) {
+		uint32_t cap = c->fails_cap ? 2 * c->fails_cap : 4;
+		void *p = realloc(c->fails, cap * sizeof(*c->fails));
+
+		if (p) {
+			c->fails = p;
+			c->fails_cap = cap;
+		}
+	}
+	if (c->nfails < c->fails_cap) {
+		c->fails[c->nfails].index = (uint64_t)err->index;
+		c->fails[c->nfails++].error = error_copy(err, (uint64_t)err->index);
+	}
 	pthread_mutex_unlock(&it->lock);
 }
 
 static void iter_chunk_done(struct rp__sink *s, uint64_t first, uint32_t n,
 			    uint64_t result_len)
 {
-	/* Items whose failure came first keep it (mark sees error set). */
-	mark((struct rp_iter *)s, first, n, ITEM_DONE, NULL);
+	struct rp_iter *it = (struct rp_iter *)s;
+
+	pthread_mutex_lock(&it->lock);
+	finish_chunk(it, chunk_of(it, first));
 }
 
 static void iter_chunk_failed(struct rp__sink *s, uint64_t first, uint32_t n,
 			      const struct rp_error *err)
 {
-	mark((struct rp_iter *)s, first, n, ITEM_FAILED, err);
+	struct rp_iter *it = (struct rp_iter *)s;
+	struct chunk *c;
+
+	pthread_mutex_lock(&it->lock);
+	c = chunk_of(it, first);
+	c->whole_failed = true;
+	c->whole = error_copy(err, first);
+	finish_chunk(it, c);
+}
+
+/* Drop what a chunk still owns (failures not handed out). */
+static void chunk_clear(struct chunk *c)
+{
+	for (uint32_t i = 0; i < c->nfails; i++)
+		free(c->fails[i].error);
+	free(c->fails);
+	free(c->whole);
+	memset(c, 0, sizeof(*c));
 }
 
 static void iter_release(struct rp_iter *it)
 {
-	for (uint64_t i = 0; i < it->window; i++)
-		free(it->items[i].error);
+	for (uint64_t i = 0; it->chunks && i < it->nchunks; i++)
+		chunk_clear(&it->chunks[i]);
+	free(it->held);
 	free(it->inputs);
 	free(it->results);
-	free(it->items);
+	free(it->chunks);
 	free(it->done_fifo);
 	pthread_mutex_destroy(&it->lock);
 	free(it);
@@ -191,12 +222,12 @@ static const struct rp__sink_ops iter_ops = {
 /* Fill up to n inputs from the producer; returns how many it gave. */
 static uint64_t produce(struct rp_iter *it, uint64_t first, uint64_t n)
 {
+	unsigned char *at = it->inputs + (first % it->window) * it->in.item_size;
 	uint64_t got = 0;
 
 	while (got < n) {
-		unsigned char *slot = it->inputs +
-			(pos_of(it, first) + got) * it->in.item_size;
-		int r = it->in.producer(it->in.user, slot, it->in.item_size);
+		int r = it->in.producer(it->in.user, at + got * it->in.item_size,
+					it->in.item_size);
 
 		if (r <= 0) {
 			it->input_done = true;
@@ -211,10 +242,10 @@ static uint64_t produce(struct rp_iter *it, uint64_t first, uint64_t n)
 /* Pull and submit whole chunks while the window has room. */
 static int pull(struct rp_iter *it)
 {
-	/* Positions are reused by index, so the bound is on the index span,
-	 * not on the count: unordered, an old item may still be unread. */
-	while (!it->input_done && it->pulled + it->chunksize - it->low <= it->window) {
+	while (!it->input_done &&
+	       it->pulled + it->chunksize - it->low_first <= it->window) {
 		uint64_t first = it->pulled, n = it->chunksize;
+		struct chunk *c = &it->chunks[it->pull_slot];
 		struct rp__batch b = {
 			.sink = &it->sink, .fn = it->fn, .base_index = first,
 			.next_index = first, .chunksize = it->chunksize,
@@ -231,101 +262,104 @@ static int pull(struct rp_iter *it)
 				it->input_done = true;
 		} else {
 			n = produce(it, first, n);
-			b.items = it->inputs + pos_of(it, first) * it->in.item_size;
+			b.items = it->inputs + (first % it->window) * it->in.item_size;
 		}
 		if (n == 0)
 			break;
 		b.end_index = first + n;
-		for (uint64_t i = 0, pos = pos_of(it, first); i < n; i++) {
-			it->items[pos + i].state = ITEM_PENDING;
-			it->items[pos + i].index = first + i;
-		}
+		/* No lock: the drain side touches only pending chunks. */
+		c->state = CHUNK_PENDING;
+		c->first = first;
+		c->n = (uint32_t)n;
 		err = rp__dispatch_submit(it->pool, &b, false);
 		if (err < 0) {
-			for (uint64_t i = 0, pos = pos_of(it, first); i < n; i++)
-				it->items[pos + i].state = ITEM_EMPTY;
+			c->state = CHUNK_EMPTY;
 			return err;
 		}
 		it->pulled += n;
+		it->pull_slot = slot_next(it, it->pull_slot);
 	}
 	return 0;
 }
 
-/* ---- yielding ---------------------------------------------------------------- */
+/* ---- handing out ---------------------------------------------------------------- */
 
-/*
- * Under lock: the items handed out from the last batch become free
- * positions, and the window's low end moves past them.  Their data stayed
- * valid until now: the caller's next call is what retires them.
- */
-static void retire_batch(struct rp_iter *it)
+/* Under lock: the chunk handed out in full goes back to the window. */
+static void retire_current(struct rp_iter *it)
 {
-	for (unsigned i = 0; i < it->batch_len; i++)
-		it->items[it->batch[i]].state = ITEM_EMPTY;
-	it->batch_pos = it->batch_len = 0;
-	while (it->low < it->pulled && it->items[it->low_pos].state == ITEM_EMPTY) {
-		it->low++;
-		it->low_pos = pos_next(it, it->low_pos);
+	if (!it->cur)
+		return;
+	chunk_clear(it->cur);
+	it->cur = NULL;
+	while (it->low_first < it->pulled &&
+	       it->chunks[it->low_slot].state == CHUNK_EMPTY) {
+		it->low_first += it->chunksize;
+		it->low_slot = slot_next(it, it->low_slot);
 	}
+	if (it->low_first > it->pulled)
+		it->low_first = it->pulled;
 }
 
-static bool is_ready(const struct item *x)
+/* Under lock: the next complete chunk, in the order chunks are yielded. */
+static struct chunk *next_ready(struct rp_iter *it)
 {
-	return x->state == ITEM_DONE || x->state == ITEM_FAILED;
-}
+	struct chunk *c;
 
-/* Under lock: the next ready positions, in the order they are yielded. */
-static void collect_batch(struct rp_iter *it)
-{
-	unsigned n = 0;
-
-	if (it->ordered) {
-		while (n < ITER_BATCH && it->next_ordered < it->pulled &&
-		       is_ready(&it->items[it->next_pos])) {
-			it->batch[n++] = (uint32_t)it->next_pos;
-			it->next_ordered++;
-			it->next_pos = pos_next(it, it->next_pos);
-		}
-	} else {
-		while (n < ITER_BATCH && it->fifo_head != it->fifo_tail)
-			it->batch[n++] = it->done_fifo[it->fifo_head++ & it->fifo_mask];
+	if (!it->ordered) {
+		if (it->fifo_head == it->fifo_tail)
+			return NULL;
+		return &it->chunks[it->done_fifo[it->fifo_head++ & it->fifo_mask]];
 	}
-	it->batch_len = n;
+	c = &it->chunks[it->next_slot];
+	if (c->state != CHUNK_DONE)
+		return NULL;
+	it->next_slot = slot_next(it, it->next_slot);
+	return c;
 }
 
-/*
- * Hand one ready item over.  No lock: the drain side touches only pending
- * items, and this one is done or failed.
- */
-static int take(struct rp_iter *it, uint32_t pos, struct rp_item *out)
+/* The current chunk's next item.  No lock: a complete chunk is ours. */
+static int take(struct rp_iter *it, struct rp_item *out)
 {
-	struct item *x = &it->items[pos];
-	int code = 0;
+	struct chunk *c = it->cur;
+	uint64_t index = c->first + it->cur_item++;
+	struct failure *f = it->cur_fail < c->nfails ? &c->fails[it->cur_fail] :
+						       NULL;
 
 	if (it->held) {
 		free(it->held);
 		it->held = NULL;
 	}
-	out->index = x->index;
+	it->yielded++;
+	out->index = index;
 	out->data = NULL;
 	out->len = 0;
 	out->error = NULL;
-	if (x->state == ITEM_DONE) {
-		out->data = it->results + (uint64_t)pos * it->result_size;
-		out->len = it->result_size;
-	} else if (x->error) {
-		it->held = x->error; /* ours until the next call */
-		x->error = NULL;
-		out->error = it->held;
-		code = it->held->code;
-	} else {
-		rp__error_set(&it->returned_error, -ENOMEM, (int64_t)x->index, 0,
-			      "the item failed; no memory was left for details");
+	if (c->whole_failed) {
+		if (c->whole)
+			it->returned_error = *c->whole;
+		else
+			rp__error_set(&it->returned_error, -ENOMEM, 0, 0,
+				      "the item failed; no memory for details");
+		it->returned_error.index = (int64_t)index;
 		out->error = &it->returned_error;
-		code = -ENOMEM;
+		return it->returned_error.code;
 	}
-	it->yielded++;
-	return code;
+	if (f && f->index == index) {
+		it->cur_fail++;
+		if (f->error) {
+			it->held = f->error; /* ours until the next call */
+			f->error = NULL;
+			out->error = it->held;
+			return it->held->code;
+		}
+		rp__error_set(&it->returned_error, -ENOMEM, (int64_t)index, 0,
+			      "the item failed; no memory for details");
+		out->error = &it->returned_error;
+		return -ENOMEM;
+	}
+	out->data = it->results + (index % it->window) * it->result_size;
+	out->len = it->result_size;
+	return 0;
 }
 
 /* The input ended with an error: reported once, after every item. */
@@ -349,13 +383,14 @@ static int try_next(struct rp_iter *it, struct rp_item *out, bool *got)
 	int code = 0;
 
 	*got = true;
-	if (it->batch_pos < it->batch_len)
-		return take(it, it->batch[it->batch_pos++], out);
+	if (it->cur && it->cur_item < it->cur->n)
+		return take(it, out);
 	pthread_mutex_lock(&it->lock);
-	retire_batch(it);
-	collect_batch(it);
-	if (it->batch_len)
-		code = take(it, it->batch[it->batch_pos++], out);
+	retire_current(it);
+	it->cur = next_ready(it);
+	it->cur_item = it->cur_fail = 0;
+	if (it->cur)
+		code = take(it, out);
 	else if (it->input_done && it->yielded == it->pulled)
 		code = it->input_err < 0 ? report_input_error(it, out) : RP_EEND;
 	else
@@ -409,10 +444,6 @@ RP_API void rp_iter_free(rp_iter_t *it)
 	if (!it || it->freed)
 		return;
 	it->freed = true;
-	pthread_mutex_lock(&it->lock);
-	free(it->held);
-	it->held = NULL;
-	pthread_mutex_unlock(&it->lock);
 	iter_put(&it->sink);
 }
 
@@ -435,19 +466,20 @@ static uint64_t pick_window(const struct rp_pool *pool, uint64_t chunksize,
 
 static int iter_alloc(struct rp_iter *it)
 {
+	it->nchunks = it->window / it->chunksize;
 	it->results = malloc(it->window * it->result_size + 1);
-	it->items = calloc(it->window, sizeof(*it->items));
+	it->chunks = calloc(it->nchunks, sizeof(*it->chunks));
 	if (!it->in.items)
 		it->inputs = malloc(it->window * it->in.item_size + 1);
 	if (!it->ordered) {
 		uint64_t size = 1;
 
-		while (size < it->window)
+		while (size < it->nchunks)
 			size <<= 1;
 		it->fifo_mask = size - 1;
 		it->done_fifo = malloc(size * sizeof(*it->done_fifo));
 	}
-	if (!it->results || !it->items || (!it->in.items && !it->inputs) ||
+	if (!it->results || !it->chunks || (!it->in.items && !it->inputs) ||
 	    (!it->ordered && !it->done_fifo))
 		return -ENOMEM;
 	return 0;
