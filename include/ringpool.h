@@ -84,6 +84,12 @@ RP_API const char *rp_err_name(int code);
 /* ------------------------------------------------------------------------ */
 
 /*
+ * Thread safety: every rp_process_* call may be made from any thread, on
+ * the same object too, except rp_process_close and rp_process_free, which
+ * must not run while another thread uses that object.
+ */
+
+/*
  * Start methods (Python's contexts).
  *
  * RP_START_FORKSERVER (the default): a single-threaded zygote, made with
@@ -302,6 +308,16 @@ RP_API int rp_task_worker(const rp_task_ctx_t *ctx);
 /* Pool (Python multiprocessing.Pool)                                       */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * Thread safety: every call on a pool, a result or an iterator may be made
+ * from any thread, concurrently, with three exceptions: rp_pool_destroy
+ * must not race with any other call on that pool; rp_result_free must not
+ * race with other calls on that result; an iterator is used by one thread
+ * at a time.  Callbacks may call anything but rp_pool_join and
+ * rp_pool_destroy on their own pool.  rp_task_* calls are for the task's
+ * own worker process, inside the task or initializer.
+ */
+
 struct rp_pool_opts {
 	unsigned nworkers;           /* 0: rp_cpu_count(); at most 4096 */
 	rp_init_fn initializer;      /* optional */
@@ -495,9 +511,10 @@ RP_API const struct rp_error *rp_result_error(rp_result_t *res);
 /*
  * rp_result_cancel - cancel a task that has not started: it never runs and
  * completes with RP_ECANCELED (its error callback runs).  Returns 0,
- * -EBUSY (already running; force is for a later release and must be
- * false), -EALREADY (complete), -EINVAL.  For map results, cancels the
- * chunks that have not started; the result fails with RP_ECANCELED.
+ * -EBUSY (already running), -EALREADY (complete), -EINVAL, -EOPNOTSUPP
+ * (force: killing a running task is not implemented yet).  For map
+ * results, cancels the chunks that have not started; the result fails
+ * with RP_ECANCELED.
  */
 RP_API int rp_result_cancel(rp_result_t *res, bool force);
 
