@@ -117,4 +117,22 @@ int h_pidfd(pid_t pid);
 void h_pidfd_wait(int pidfd);
 void h_pidfd_close(int pidfd);
 
+/* Per-test fixtures as cmocka entries: T(fn), and T2 for BOTH's pair. */
+#define T(fn) cmocka_unit_test_setup_teardown(fn, h_setup, h_teardown)
+#define T2(fn) T(fn##_forkserver), T(fn##_fork)
+
+/* One test entry per start method for a behaviour taking the method. */
+#define BOTH(fn)                                                               \
+	static void fn##_forkserver(void **state)                              \
+	{                                                                      \
+		fn(RP_START_FORKSERVER);                                       \
+	}                                                                      \
+	static void fn##_fork(void **state)                                    \
+	{                                                                      \
+		fn(RP_START_FORK);                                             \
+	}
+
+/* A value no call would write: "untouched" checks compare with it. */
+#define SENTINEL 0x5eed
+
 #endif

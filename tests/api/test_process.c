@@ -29,20 +29,7 @@
 #include "harness.h"
 #include "ringpool.h"
 
-/* One test entry per start method for every behaviour. */
-#define BOTH(fn)                                                               \
-	static void fn##_forkserver(void **state)                              \
-	{                                                                      \
-		fn(RP_START_FORKSERVER);                                       \
-	}                                                                      \
-	static void fn##_fork(void **state)                                    \
-	{                                                                      \
-		fn(RP_START_FORK);                                             \
-	}
-#define T(fn) cmocka_unit_test_setup_teardown(fn, h_setup, h_teardown)
-#define T2(fn) T(fn##_forkserver), T(fn##_fork)
 
-#define SENTINEL 0x5eed
 
 /* A child that returns the int it was given. */
 static int return_fn(void *arg, size_t len)

@@ -257,7 +257,6 @@ static void owner_exits(enum rp_start_method om, enum rp_start_method gm)
 ALL4(owner_killed)
 ALL4(owner_exits)
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, h_setup, h_teardown)
 #define T4(fn)                                                                 \
 	T(fn##_fork_fork), T(fn##_fork_forkserver),                           \
 		T(fn##_forkserver_fork), T(fn##_forkserver_forkserver)

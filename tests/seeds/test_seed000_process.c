@@ -27,17 +27,6 @@
 #include "harness.h"
 #include "ringpool.h"
 
-#define BOTH(fn)                                                               \
-	static void fn##_forkserver(void **state)                              \
-	{                                                                      \
-		fn(RP_START_FORKSERVER);                                       \
-	}                                                                      \
-	static void fn##_fork(void **state)                                    \
-	{                                                                      \
-		fn(RP_START_FORK);                                             \
-	}
-#define T(fn) cmocka_unit_test_setup_teardown(fn, h_setup, h_teardown)
-#define T2(fn) T(fn##_forkserver), T(fn##_fork)
 
 /* Python: def addition(a, b): time.sleep(3); log(a + b) */
 struct addition_args {
