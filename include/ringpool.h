@@ -331,10 +331,22 @@ struct rp_pool_opts {
 	int64_t terminate_grace_ns;  /* SIGTERM to SIGKILL; 0: 1 s */
 	struct rp_error *init_error; /* optional: filled if the initializer
 				      * fails */
+	unsigned max_worker_failures; /* restart budget: this many failures
+				      * (deaths the pool did not ask for)
+				      * within failure_window_ns break the
+				      * pool; 0: 10 per worker; RP_NO_LIMIT:
+				      * never */
+	int64_t failure_window_ns;   /* 0: 10 s */
 };
+
+#define RP_NO_LIMIT ((unsigned)-1)
 
 /*
  * rp_pool_create - start a pool of worker processes.
+ * A worker that ends unasked (killed, crashed, exited inside a task) fails
+ * the chunks it held with RP_EWORKER_DIED and is replaced at once, unless
+ * the restart budget is spent: then the pool is broken, every pending
+ * result fails with RP_EBROKEN, and later submits return RP_EBROKEN.
  * Python: Pool(processes, initializer, initargs, maxtasksperchild).
  * Each worker gets a private pair of shared-memory rings (tasks in,
  * results out) and, unless no_pinning, worker i is pinned to the i-th CPU

@@ -19,6 +19,8 @@
 #define MIN_RING_BYTES 4096u
 #define MAX_RING_BYTES (1u << 30)
 #define DEFAULT_GRACE_NS 1000000000
+#define DEFAULT_FAILURES_PER_WORKER 10
+#define DEFAULT_FAILURE_WINDOW_NS (10 * (int64_t)1000000000)
 
 /* ---- create ------------------------------------------------------------- */
 
@@ -34,7 +36,8 @@ static int check_pool_opts(const struct rp_pool_opts *o)
 	    o->start_method != RP_START_FORKSERVER &&
 	    o->start_method != RP_START_FORK)
 		return -EINVAL;
-	if (o->terminate_grace_ns < 0 || o->nworkers > 4096)
+	if (o->terminate_grace_ns < 0 || o->failure_window_ns < 0 ||
+	    o->nworkers > 4096)
 		return -EINVAL;
 	return 0;
 }
@@ -58,6 +61,17 @@ static int copy_opts(struct rp_pool *pool, const struct rp_pool_opts *o)
 			return -ENOMEM;
 		memcpy(pool->initarg, o->initarg, o->initarg_len);
 	}
+	pool->max_failures = o->max_worker_failures == RP_NO_LIMIT ? 0 :
+		o->max_worker_failures ? o->max_worker_failures :
+		DEFAULT_FAILURES_PER_WORKER * pool->nworkers;
+	pool->failure_window_ns = o->failure_window_ns ? o->failure_window_ns :
+							 DEFAULT_FAILURE_WINDOW_NS;
+	if (pool->max_failures) {
+		pool->failure_times = calloc(pool->max_failures,
+					     sizeof(*pool->failure_times));
+		if (!pool->failure_times)
+			return -ENOMEM;
+	}
 	pool->order = calloc(pool->nworkers, sizeof(*pool->order));
 	return pool->order ? 0 : -ENOMEM;
 }
@@ -73,6 +87,7 @@ static struct rp_pool *pool_alloc(void)
 	pool->owner = getpid();
 	pool->ctl_efd = -1;
 	atomic_init(&pool->state, RP_POOL_OPEN);
+	atomic_init(&pool->starting, true);
 	return pool;
 }
 
@@ -126,6 +141,7 @@ RP_API int rp_pool_create(const struct rp_pool_opts *opts, rp_pool_t **ret_pool)
 		err = rp__loop_start(pool);
 	if (err == 0)
 		err = rp__workers_wait_started(pool);
+	atomic_store(&pool->starting, false);
 	if (err < 0) {
 		if (err == RP_EINIT && opts->init_error)
 			*opts->init_error = pool->init_error;
@@ -161,12 +177,8 @@ RP_API int rp_pool_close(rp_pool_t *pool)
 
 static void signal_workers(struct rp_pool *pool, int sig)
 {
-	for (unsigned i = 0; i < pool->nworkers; i++) {
-		struct rp__worker *w = &pool->workers[i];
-
-		if (w->pidfd >= 0)
-			rp__sys_pidfd_send_signal(w->pidfd, w->pid, sig);
-	}
+	for (unsigned i = 0; i < pool->nworkers; i++)
+		rp__worker_signal(&pool->workers[i], sig);
 }
 
 /* Wait for every worker's end (until deadline, < 0: none); 0 or -ETIMEDOUT. */
@@ -194,6 +206,8 @@ static void reap_all(struct rp_pool *pool)
 
 		if (w->pidfd < 0)
 			continue;
+		/* Its tasks' children, before the group id can be reused. */
+		kill(-w->pid, SIGKILL);
 		while (rp__sys_pidfd_reap(w->pidfd, &code) == 0)
 			rp__sys_wait_readable(w->pidfd, -1);
 		close(w->pidfd);
@@ -327,6 +341,7 @@ RP_API void rp_pool_destroy(rp_pool_t *pool)
 	pthread_mutex_destroy(&pool->drain_lock);
 	free(pool->initarg);
 	free(pool->order);
+	free(pool->failure_times);
 	free(pool);
 }
 

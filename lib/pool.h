@@ -158,6 +158,15 @@ struct rp_pool {
 					   * and when workers finish starting */
 	struct rp_error init_error;       /* the first initializer failure */
 	_Atomic int init_failed;
+	_Atomic bool starting;            /* rp_pool_create has not returned */
+	struct rp_error broken_error;     /* why the pool broke, if it did */
+	/* The restart budget (loop thread only): the times of the last
+	 * max_failures failures, oldest at failure_pos. */
+	uint32_t max_failures;            /* 0: no limit */
+	int64_t failure_window_ns;
+	int64_t *failure_times;
+	uint32_t failure_pos;
+	uint64_t failures;
 
 	/* The loop thread. */
 	pthread_t loop_thread;
@@ -217,6 +226,7 @@ int rp__workers_setup(struct rp_pool *pool);
 int rp__worker_spawn(struct rp_pool *pool, struct rp__worker *w);
 void rp__worker_replace(struct rp_pool *pool, struct rp__worker *w);
 void rp__workers_fork_advice(struct rp_pool *pool, int advice);
+void rp__worker_signal(struct rp__worker *w, int sig);
 int rp__workers_wait_started(struct rp_pool *pool);
 void rp__workers_teardown(struct rp_pool *pool);
 

@@ -396,6 +396,10 @@ int rp__worker_main(void *payload, size_t len)
 
 	memcpy(&a, payload, sizeof(a));
 	regions = (const struct rp_region_ref *)((char *)payload + sizeof(a));
+	/* A process group of its own: the owner can end whatever a task
+	 * started with the worker, and a terminal's Ctrl-C (sent to the
+	 * foreground group) reaches the owner only, which decides. */
+	setpgid(0, 0);
 	unmap_others(&a, regions);
 	if (open_rings(&w, &a, &regions[a.index]) < 0)
 		return RP_WORKER_EXIT_PROTOCOL;

@@ -183,12 +183,27 @@ int rp__worker_spawn(struct rp_pool *pool, struct rp__worker *w)
 	return err;
 }
 
+/*
+ * Signal a worker and its process group (the processes its tasks started).
+ * Only while it is unreaped: until then no other group can have its id.
+ * A worker that has not made its group yet gets the signal alone.
+ */
+void rp__worker_signal(struct rp__worker *w, int sig)
+{
+	if (w->pidfd < 0)
+		return;
+	rp__sys_pidfd_send_signal(w->pidfd, w->pid, sig);
+	kill(-w->pid, sig);
+}
+
 /* Reap w's ended process; fill why with what the user will see. */
 static void reap(struct rp_pool *pool, struct rp__worker *w,
 		 struct rp_error *why)
 {
 	int code = 0;
 
+	/* What its tasks started dies with it, before the group id is free. */
+	kill(-w->pid, SIGKILL);
 	while (rp__sys_pidfd_reap(w->pidfd, &code) == 0)
 		rp__sys_wait_readable(w->pidfd, -1);
 	if (atomic_load(&w->corrupt)) {
@@ -211,15 +226,55 @@ static void reap(struct rp_pool *pool, struct rp__worker *w,
 	w->pidfd = -1;
 }
 
-/* A worker that ends before its initializer reported fails the start. */
+/*
+ * While the pool starts, a worker that ends before its initializer
+ * reported fails the start: its initializer crashed, and rp_pool_create
+ * must say so rather than respawn it forever.  Later, such a death is an
+ * ordinary failure (say a kill right after a respawn), for the budget.
+ */
 static void note_start_failure(struct rp_pool *pool, struct rp__worker *w,
 			       const struct rp_error *why)
 {
-	if (atomic_load(&w->init_seen) || atomic_exchange(&pool->init_failed, 1))
+	if (!pool->starting || atomic_load(&w->init_seen) ||
+	    atomic_exchange(&pool->init_failed, 1))
 		return;
 	pool->init_error = *why;
 	pool->init_error.code = RP_EINIT;
 	rp__progress_wake(pool);
+}
+
+/* An end the pool did not ask for: a kill, a crash, an unexpected exit. */
+static bool is_failure(const struct rp_pool *pool, const struct rp__worker *w,
+		       const struct rp_error *why)
+{
+	bool clean = why->code == RP_EWORKER_DIED && why->signal == 0 &&
+		     why->exit_status == 0 && (w->retiring || pool->stopping);
+
+	return why->code != RP_ETERMINATED && !clean;
+}
+
+/*
+ * The restart budget: more than max_failures failures within the window
+ * break the pool instead of respawning workers in a storm.  Returns true
+ * when this failure spends the budget.
+ */
+static bool budget_spent(struct rp_pool *pool)
+{
+	int64_t now = rp__now_ns();
+	uint32_t n = pool->max_failures;
+	int64_t oldest;
+
+	if (n == 0)
+		return false; /* no limit */
+	oldest = pool->failure_times[pool->failure_pos];
+	pool->failure_times[pool->failure_pos] = now;
+	pool->failure_pos = (pool->failure_pos + 1) % n;
+	if (++pool->failures < n || now - oldest > pool->failure_window_ns)
+		return false;
+	rp__error_set(&pool->broken_error, RP_EBROKEN, -1, 0,
+		      "%u worker failures within %.3f s: the pool is broken",
+		      n, (double)pool->failure_window_ns / 1e9);
+	return true;
 }
 
 static bool may_respawn(struct rp_pool *pool)
@@ -231,45 +286,48 @@ static bool may_respawn(struct rp_pool *pool)
 }
 
 /* The pool cannot start workers any more: fail what waits for them. */
-static void mark_broken(struct rp_pool *pool)
+static void mark_broken(struct rp_pool *pool, const struct rp_error *why)
 {
-	struct rp_error why = pool->init_error;
-
 	atomic_store(&pool->state, RP_POOL_BROKEN);
-	rp__dispatch_fail_pending(pool, &why);
+	rp__dispatch_fail_pending(pool, why);
+}
+
+static void respawn(struct rp_pool *pool, struct rp__worker *w)
+{
+	atomic_store(&w->corrupt, false);
+	atomic_store(&w->init_seen, false);
+	if (region_init(pool, w) < 0 || rp__worker_spawn(pool, w) < 0) {
+		rp__error_set(&pool->broken_error, RP_EBROKEN, -1, 0,
+			      "could not start a replacement worker");
+		mark_broken(pool, &pool->broken_error);
+	}
 }
 
 /*
  * rp__worker_replace - w's process ended (its pidfd is readable).  Keeps
  * the results it published, fails the chunks it still held, and starts a
- * replacement unless the pool is stopping.  Takes both locks.
+ * replacement unless the pool is stopping or broken.  Takes both locks.
  */
 void rp__worker_replace(struct rp_pool *pool, struct rp__worker *w)
 {
 	struct rp_error why;
-	bool started;
 
 	atomic_store(&w->dead, true);
 	pthread_mutex_lock(&pool->submit_lock);
 	pthread_mutex_lock(&pool->drain_lock);
 	/* Its last records, its initializer's report among them maybe. */
 	rp__drain_worker(pool, w);
-	started = atomic_load(&w->init_seen);
 	reap(pool, w, &why);
 	rp__fail_slots(pool, w, &why);
 	note_start_failure(pool, w, &why);
-	if (may_respawn(pool) && started) {
-		atomic_store(&w->corrupt, false);
-		atomic_store(&w->init_seen, false);
-		if (region_init(pool, w) < 0 || rp__worker_spawn(pool, w) < 0) {
-			rp__error_set(&pool->init_error, RP_EBROKEN, -1, 0,
-				      "could not start a replacement worker");
-			atomic_store(&pool->init_failed, 1);
-		}
+	if (atomic_load(&pool->init_failed)) {
+		if (atomic_load(&pool->state) != RP_POOL_TERMINATED)
+			mark_broken(pool, &pool->init_error);
+	} else if (is_failure(pool, w, &why) && budget_spent(pool)) {
+		mark_broken(pool, &pool->broken_error);
+	} else if (may_respawn(pool)) {
+		respawn(pool, w);
 	}
-	if (atomic_load(&pool->init_failed) &&
-	    atomic_load(&pool->state) != RP_POOL_TERMINATED)
-		mark_broken(pool);
 	pthread_mutex_unlock(&pool->drain_lock);
 	rp__submit_unlock(pool);
 	rp__progress_wake(pool);
@@ -302,7 +360,7 @@ void rp__workers_teardown(struct rp_pool *pool)
 		int code;
 
 		if (w->pidfd >= 0) {
-			rp__sys_pidfd_send_signal(w->pidfd, w->pid, SIGKILL);
+			rp__worker_signal(w, SIGKILL);
 			while (rp__sys_pidfd_reap(w->pidfd, &code) == 0)
 				rp__sys_wait_readable(w->pidfd, -1);
 			close(w->pidfd);

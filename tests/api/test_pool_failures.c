@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Failures and what they leave behind: a task's own children die with its
+ * worker, whether the worker is killed, crashes, or the pool is
+ * terminated; nothing a task started outlives the pool.
+ */
+#include <errno.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "leak.h"
+#include "ringpool.h"
+
+#define GUARD_MS 30000
+
+/* Shared with the workers: mapped before each pool is created. */
+struct page {
+	_Atomic uint32_t grandchild;  /* futex: the pid of the task's child */
+	_Atomic uint32_t release;     /* futex: the test lets the task go */
+};
+
+static struct page *page_new(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	assert_true(p != MAP_FAILED);
+	return p;
+}
+
+static void futex_wait_shared(_Atomic uint32_t *w, uint32_t v,
+			      const struct timespec *timeout)
+{
+	syscall(SYS_futex, w, FUTEX_WAIT, v, timeout, NULL, 0);
+}
+
+static void futex_wake_shared(_Atomic uint32_t *w)
+{
+	syscall(SYS_futex, w, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+}
+
+/* The task: fork a child that waits forever, report its pid, then do as
+ * told: block (for terminate) or die by SIGKILL. */
+struct start_child_arg {
+	struct page *page;
+	int die;
+};
+
+static int start_child(const void *arg, size_t len, void *res, size_t cap,
+		       rp_task_ctx_t *ctx)
+{
+	struct start_child_arg a;
+	pid_t pid;
+
+	memcpy(&a, arg, sizeof(a));
+	pid = fork();
+	if (pid == 0) {
+		for (;;)
+			pause();
+	}
+	if (pid < 0)
+		return rp_task_fail(ctx, errno, "fork failed");
+	atomic_store(&a.page->grandchild, (uint32_t)pid);
+	futex_wake_shared(&a.page->grandchild);
+	if (a.die)
+		raise(SIGKILL);
+	while (atomic_load(&a.page->release) == 0)
+		futex_wait_shared(&a.page->release, 0, NULL);
+	return 0;
+}
+
+/* The grandchild's pid, once the task reported it (a hang guard only). */
+static pid_t wait_grandchild(struct page *page)
+{
+	struct timespec guard = { .tv_sec = GUARD_MS / 1000 };
+
+	if (atomic_load(&page->grandchild) == 0)
+		futex_wait_shared(&page->grandchild, 0, &guard);
+	if (atomic_load(&page->grandchild) == 0)
+		fail_msg("the task never reported its child");
+	return (pid_t)atomic_load(&page->grandchild);
+}
+
+/* The process ends within the guard (it is not our child: a pidfd). */
+static void assert_ends(pid_t pid)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	struct pollfd p;
+
+	if (fd < 0) {
+		assert_int_equal(errno, ESRCH); /* already gone */
+		return;
+	}
+	p.fd = fd;
+	p.events = POLLIN;
+	assert_int_equal(poll(&p, 1, GUARD_MS), 1);
+	close(fd);
+}
+
+static rp_pool_t *pool_new(void)
+{
+	struct rp_pool_opts o = { .nworkers = 2 };
+	rp_pool_t *pool = NULL;
+
+	assert_int_equal(rp_pool_create(&o, &pool), 0);
+	return pool;
+}
+
+/* A worker killed mid-task takes the task's child with it. */
+static void worker_death_ends_task_children(void **state)
+{
+	struct page *page = page_new();
+	rp_pool_t *pool = pool_new();
+	struct start_child_arg a = { .page = page, .die = 1 };
+	struct rp_error e;
+
+	assert_int_equal(rp_apply(pool, start_child, &a, sizeof(a), NULL, 0,
+				  NULL, &e),
+			 RP_EWORKER_DIED);
+	assert_int_equal(e.signal, SIGKILL);
+	assert_ends(wait_grandchild(page));
+	rp_pool_destroy(pool);
+	munmap(page, 4096);
+}
+
+/* terminate ends the running task and what it started. */
+static void terminate_ends_task_children(void **state)
+{
+	struct page *page = page_new();
+	rp_pool_t *pool = pool_new();
+	struct start_child_arg a = { .page = page };
+	rp_result_t *r;
+
+	assert_int_equal(rp_apply_async(pool, start_child, &a, sizeof(a), 0,
+					NULL, &r),
+			 0);
+	pid_t child = wait_grandchild(page);
+
+	assert_int_equal(rp_pool_terminate(pool), 0);
+	assert_int_equal(rp_result_get(r, RP_FOREVER, NULL, NULL),
+			 RP_ETERMINATED);
+	assert_ends(child);
+	rp_result_free(r);
+	rp_pool_destroy(pool);
+	munmap(page, 4096);
+}
+
+/* A graceful close + join also leaves nothing behind. */
+static void join_ends_task_children(void **state)
+{
+	struct page *page = page_new();
+	rp_pool_t *pool = pool_new();
+	struct start_child_arg a = { .page = page };
+	rp_result_t *r;
+
+	assert_int_equal(rp_apply_async(pool, start_child, &a, sizeof(a), 0,
+					NULL, &r),
+			 0);
+	pid_t child = wait_grandchild(page);
+
+	atomic_store(&page->release, 1);
+	futex_wake_shared(&page->release);
+	assert_int_equal(rp_result_get(r, RP_FOREVER, NULL, NULL), 0);
+	assert_int_equal(rp_pool_close(pool), 0);
+	assert_int_equal(rp_pool_join(pool, RP_FOREVER), 0);
+	assert_ends(child);
+	rp_result_free(r);
+	rp_pool_destroy(pool);
+	munmap(page, 4096);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(worker_death_ends_task_children,
+						leak_setup, leak_teardown),
+		cmocka_unit_test_setup_teardown(terminate_ends_task_children,
+						leak_setup, leak_teardown),
+		cmocka_unit_test_setup_teardown(join_ends_task_children,
+						leak_setup, leak_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
