@@ -266,9 +266,10 @@ static bool budget_spent(struct rp_pool *pool)
 
 	if (n == 0)
 		return false; /* no limit */
-	oldest = pool->failure_times[pool->failure_pos];
 	pool->failure_times[pool->failure_pos] = now;
 	pool->failure_pos = (pool->failure_pos + 1) % n;
+	/* The slot written next holds the oldest of the last n failures. */
+	oldest = pool->failure_times[pool->failure_pos];
 	if (++pool->failures < n || now - oldest > pool->failure_window_ns)
 		return false;
 	rp__error_set(&pool->broken_error, RP_EBROKEN, -1, 0,

@@ -182,6 +182,49 @@ static void join_ends_task_children(void **state)
 	munmap(page, 4096);
 }
 
+static int die_task(const void *arg, size_t len, void *res, size_t cap,
+		    rp_task_ctx_t *ctx)
+{
+	raise(SIGKILL);
+	return 0;
+}
+
+static int ok_task(const void *arg, size_t len, void *res, size_t cap,
+		   rp_task_ctx_t *ctx)
+{
+	return 0;
+}
+
+/*
+ * The restart budget: with room for 3 failures, two crashes are replaced
+ * and the pool still works; the third breaks it, and submits say so.
+ */
+static void restart_budget_breaks_pool(void **state)
+{
+	struct rp_pool_opts o = { .nworkers = 2, .max_worker_failures = 3,
+				  .failure_window_ns = 3600 * (int64_t)1000000000 };
+	rp_pool_t *pool = NULL;
+	rp_result_t *r = NULL;
+	struct rp_error e;
+
+	assert_int_equal(rp_pool_create(&o, &pool), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(rp_apply(pool, die_task, NULL, 0, NULL, 0, NULL,
+					  &e),
+				 RP_EWORKER_DIED);
+	assert_int_equal(rp_apply(pool, ok_task, NULL, 0, NULL, 0, NULL, &e), 0);
+	assert_int_equal(rp_apply(pool, die_task, NULL, 0, NULL, 0, NULL, &e),
+			 RP_EWORKER_DIED);
+	/* The loop fails the third task and breaks the pool under the lock
+	 * every submit takes: the next call cannot slip in between. */
+	assert_int_equal(rp_apply_async(pool, ok_task, NULL, 0, 0, NULL, &r),
+			 RP_EBROKEN);
+	assert_null(r);
+	assert_int_equal(rp_pool_close(pool), 0);
+	assert_int_equal(rp_pool_join(pool, RP_FOREVER), 0);
+	rp_pool_destroy(pool);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -190,6 +233,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(terminate_ends_task_children,
 						leak_setup, leak_teardown),
 		cmocka_unit_test_setup_teardown(join_ends_task_children,
+						leak_setup, leak_teardown),
+		cmocka_unit_test_setup_teardown(restart_budget_breaks_pool,
 						leak_setup, leak_teardown),
 	};
 
