@@ -247,6 +247,7 @@ typedef struct rp_iter rp_iter_t;
 typedef struct rp_task_ctx rp_task_ctx_t;
 
 #define RP_ERROR_MESSAGE_MAX 256
+#define RP_BACKTRACE_MAX 16
 
 /*
  * Why a task or call failed: plain data, never code (Python's exception and
@@ -263,6 +264,12 @@ struct rp_error {
 	int signal;        /* RP_EWORKER_DIED: the signal that killed it */
 	int exit_status;   /* RP_EWORKER_DIED: its exit status if it exited */
 	char message[RP_ERROR_MESSAGE_MAX]; /* the task's message, or ours */
+	/* RP_EWORKER_DIED by a crash (SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+	 * SIGABRT, SIGTRAP): the worker's stack at the crash, innermost
+	 * first, as code addresses valid in the owner too (the worker is a
+	 * clone of its image); dladdr() names them.  0 frames otherwise. */
+	unsigned backtrace_len;
+	uint64_t backtrace[RP_BACKTRACE_MAX];
 };
 
 /*

@@ -55,11 +55,19 @@ enum rp_slot_state {
 	RP_SLOT_CANCELED,
 };
 
+#define RP_CRASH_FRAMES 16
+
 struct rp_worker_ctl {
 	uint32_t magic;
 	uint32_t index;                   /* the worker's number */
 	uint8_t pad0[56];
 	RP_ATOMIC(uint32_t) slot_state[RP_SLOTS];
+	/* Written by the worker's crash handler (crash.c); read by the owner
+	 * only once the worker is dead, so never concurrently.  Untrusted
+	 * like everything else here: only numbers, bounded on reading. */
+	uint32_t crash_signal;
+	uint32_t crash_frames;
+	uint64_t crash_pc[RP_CRASH_FRAMES];
 };
 
 #define RP_WORKER_CTL_MAGIC 0x4c544352u /* "RCTL" */

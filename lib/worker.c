@@ -30,6 +30,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "crash.h"
 #include "proto.h"
 #include "ringpool.h"
 
@@ -403,6 +404,7 @@ int rp__worker_main(void *payload, size_t len)
 	unmap_others(&a, regions);
 	if (open_rings(&w, &a, &regions[a.index]) < 0)
 		return RP_WORKER_EXIT_PROTOCOL;
+	rp__crash_handler_install(w.ctl);
 	if (run_initializer(&w, &a, regions + a.nworkers) != 0)
 		return RP_WORKER_EXIT_INIT;
 

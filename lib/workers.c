@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "crash.h"
 #include "pool.h"
 #include "spawn.h"
 #include "sys.h"
@@ -217,6 +218,7 @@ static void reap(struct rp_pool *pool, struct rp__worker *w,
 		rp__error_set(why, RP_EWORKER_DIED, -1, w->pid,
 			      "worker %d killed by signal %d", (int)w->pid, -code);
 		why->signal = -code;
+		rp__crash_describe(w->ctl, -code, why);
 	} else {
 		rp__error_set(why, RP_EWORKER_DIED, -1, w->pid,
 			      "worker %d exited with status %d", (int)w->pid, code);

@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -195,6 +196,59 @@ static int ok_task(const void *arg, size_t len, void *res, size_t cap,
 	return 0;
 }
 
+/* Faults on purpose: a store through a NULL pointer. */
+__attribute__((noinline)) static int segv_task(const void *arg, size_t len,
+						void *res, size_t cap,
+						rp_task_ctx_t *ctx)
+{
+	*(volatile int *)(uintptr_t)(len - len) = 1;
+	return 0;
+}
+
+static int abort_task(const void *arg, size_t len, void *res, size_t cap,
+		      rp_task_ctx_t *ctx)
+{
+	abort();
+}
+
+/*
+ * A crash comes back with the signal and the worker's stack at the fault:
+ * its innermost frame is in the faulting task.
+ */
+static void crash_reports_backtrace(void **state)
+{
+	rp_pool_t *pool;
+	uint64_t fn = (uint64_t)(uintptr_t)segv_task;
+	struct rp_error e;
+
+#if defined(__SANITIZE_ADDRESS__)
+	/* Its runtime takes over fault signals and null stores first. */
+	print_message("# skip: AddressSanitizer handles fault signals itself\n");
+	skip();
+#endif
+	pool = pool_new();
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(rp_apply(pool, segv_task, NULL, 0, NULL, 0, NULL, &e),
+			 RP_EWORKER_DIED);
+	assert_int_equal(e.signal, SIGSEGV);
+	assert_true(e.backtrace_len > 0 && e.backtrace_len <= RP_BACKTRACE_MAX);
+	assert_true(e.backtrace[0] >= fn && e.backtrace[0] < fn + 256);
+
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(rp_apply(pool, abort_task, NULL, 0, NULL, 0, NULL, &e),
+			 RP_EWORKER_DIED);
+	assert_int_equal(e.signal, SIGABRT);
+	assert_true(e.backtrace_len > 0);
+
+	/* A plain kill is no crash: no stack. */
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(rp_apply(pool, die_task, NULL, 0, NULL, 0, NULL, &e),
+			 RP_EWORKER_DIED);
+	assert_int_equal(e.signal, SIGKILL);
+	assert_int_equal(e.backtrace_len, 0);
+	rp_pool_destroy(pool);
+}
+
 /*
  * The restart budget: with room for 3 failures, two crashes are replaced
  * and the pool still works; the third breaks it, and submits say so.
@@ -235,6 +289,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(join_ends_task_children,
 						leak_setup, leak_teardown),
 		cmocka_unit_test_setup_teardown(restart_budget_breaks_pool,
+						leak_setup, leak_teardown),
+		cmocka_unit_test_setup_teardown(crash_reports_backtrace,
 						leak_setup, leak_teardown),
 	};
 

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Crash reports.  The worker's handler runs on its own stack (the faulting
+ * one may be what overflowed) and calls only async-signal-safe code:
+ * backtrace() is made safe by a first call at start-up, which loads the
+ * unwinder before any fault can happen.  SA_RESETHAND then lets the
+ * re-raised signal kill the worker as it would have without us.
+ */
+#include "crash.h"
+
+#include <dlfcn.h>
+#include <execinfo.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ucontext.h>
+
+#define ALT_STACK_BYTES (64 * 1024)
+
+static const int fault_signals[] = {
+	SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP,
+};
+
+static struct rp_worker_ctl *crash_ctl;
+
+/* The faulting instruction, where the machine context tells it. */
+static uint64_t fault_pc(const void *ucontext)
+{
+#if defined(__x86_64__)
+	return (uint64_t)((const ucontext_t *)ucontext)->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+	return (uint64_t)((const ucontext_t *)ucontext)->uc_mcontext.pc;
+#else
+	(void)ucontext;
+	return 0;
+#endif
+}
+
+static void on_fault(int sig, siginfo_t *info, void *ucontext)
+{
+	void *frames[RP_CRASH_FRAMES + 2];
+	int n = backtrace(frames, RP_CRASH_FRAMES + 2);
+	uint32_t k = 0;
+	uint64_t pc = fault_pc(ucontext);
+
+	(void)info;
+	/* Frames 0 and 1 are this handler and the signal trampoline; the
+	 * context's PC stands for the frame that faulted. */
+	if (pc)
+		crash_ctl->crash_pc[k++] = pc;
+	for (int i = 2; i < n && k < RP_CRASH_FRAMES; i++)
+		crash_ctl->crash_pc[k++] = (uint64_t)(uintptr_t)frames[i];
+	crash_ctl->crash_frames = k;
+	crash_ctl->crash_signal = (uint32_t)sig;
+	raise(sig);
+}
+
+void rp__crash_handler_install(struct rp_worker_ctl *ctl)
+{
+	stack_t ss = { .ss_size = ALT_STACK_BYTES };
+	struct sigaction sa;
+	void *warm[2];
+
+	crash_ctl = ctl;
+	ctl->crash_signal = 0;
+	ctl->crash_frames = 0;
+	backtrace(warm, 2); /* loads the unwinder now, not in the handler */
+	ss.ss_sp = malloc(ALT_STACK_BYTES);
+	if (ss.ss_sp)
+		sigaltstack(&ss, NULL);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_fault;
+	sa.sa_flags = SA_SIGINFO | SA_RESETHAND | (ss.ss_sp ? SA_ONSTACK : 0);
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(fault_signals) / sizeof(fault_signals[0]); i++)
+		sigaction(fault_signals[i], &sa, NULL);
+}
+
+void rp__crash_describe(const struct rp_worker_ctl *ctl, int signal,
+			struct rp_error *why)
+{
+	uint32_t n = ctl->crash_frames;
+	Dl_info info;
+
+	if (signal <= 0 || ctl->crash_signal != (uint32_t)signal || n == 0)
+		return;
+	if (n > RP_BACKTRACE_MAX)
+		n = RP_BACKTRACE_MAX;
+	for (uint32_t i = 0; i < n; i++)
+		why->backtrace[i] = ctl->crash_pc[i];
+	why->backtrace_len = n;
+	/* dladdr only looks the number up: harmless whatever it is. */
+	if (dladdr((void *)(uintptr_t)why->backtrace[0], &info) && info.dli_sname)
+		snprintf(why->message, sizeof(why->message),
+			 "worker %d killed by signal %d (%s) in %s+0x%lx (%s)",
+			 (int)why->worker_pid, signal, strsignal(signal),
+			 info.dli_sname,
+			 (unsigned long)(why->backtrace[0] -
+					 (uint64_t)(uintptr_t)info.dli_saddr),
+			 info.dli_fname ? info.dli_fname : "?");
+}
