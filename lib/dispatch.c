@@ -177,6 +177,8 @@ static void fill_slot(struct rp__slot *sl, const struct rp__batch *b,
 	sl->flags = b->flags;
 	sl->first_index = first;
 	sl->result_size = b->result_size;
+	sl->item_size = b->item_size;
+	sl->fn = b->fn;
 	sl->sink = b->sink;
 	sl->dest = b->sink->ops->dest(b->sink, first, nitems);
 }
@@ -340,15 +342,14 @@ static int closed_code(int state)
 	}
 }
 
-/* Queue what is left of b; borrowed items are copied, since the call
- * returns before they are sent. */
-static int enqueue(struct rp_pool *pool, const struct rp__batch *b,
-		   bool borrowed)
+/* A pending copy of what is left of b, holding a sink reference; borrowed
+ * items are copied, since the call returns before they are sent. */
+static struct rp__batch *batch_dup(const struct rp__batch *b, bool borrowed)
 {
 	struct rp__batch *q = malloc(sizeof(*q));
 
 	if (!q)
-		return -ENOMEM;
+		return NULL;
 	*q = *b;
 	q->next = NULL;
 	if (borrowed) {
@@ -359,19 +360,51 @@ static int enqueue(struct rp_pool *pool, const struct rp__batch *b,
 		q->items_copy = malloc(len ? len : 1);
 		if (!q->items_copy) {
 			free(q);
-			return -ENOMEM;
+			return NULL;
 		}
 		memcpy(q->items_copy, from, len);
 		q->items = q->items_copy;
 		q->base_index = b->next_index;
 	}
 	b->sink->ops->get(b->sink);
+	return q;
+}
+
+static int enqueue(struct rp_pool *pool, const struct rp__batch *b,
+		   bool borrowed)
+{
+	struct rp__batch *q = batch_dup(b, borrowed);
+
+	if (!q)
+		return -ENOMEM;
 	if (pool->pending_tail)
 		pool->pending_tail->next = q;
 	else
 		pool->pending_head = q;
 	pool->pending_tail = q;
 	return 0;
+}
+
+/*
+ * rp__dispatch_requeue - with submit_lock: queue a copy of b (items are
+ * copied) at *at in the pending queue, a link of that queue, and return
+ * the link after it for the next one, so that a run of chunks keeps its
+ * order ahead of newer work.  Its chunks stay counted as unfinished.
+ * Returns NULL when out of memory (nothing queued).
+ */
+struct rp__batch **rp__dispatch_requeue(struct rp_pool *pool,
+					const struct rp__batch *b,
+					struct rp__batch **at)
+{
+	struct rp__batch *q = batch_dup(b, true);
+
+	if (!q)
+		return NULL;
+	q->next = *at;
+	*at = q;
+	if (!q->next)
+		pool->pending_tail = q;
+	return &q->next;
 }
 
 /*

@@ -61,6 +61,17 @@ static void settle_slot(struct rp_pool *pool, struct rp__worker *w,
 	sink->ops->put(sink);
 }
 
+/* Give a slot back without reporting its chunk (it was queued again). */
+void rp__slot_release(struct rp__worker *w, struct rp__slot *sl)
+{
+	struct rp__sink *sink = sl->sink;
+
+	atomic_fetch_sub_explicit(&w->outstanding, 1, memory_order_relaxed);
+	/* release: pairs with the acquire in dispatch.c's slot_alloc(). */
+	atomic_store_explicit(&sl->busy, false, memory_order_release);
+	sink->ops->put(sink);
+}
+
 static void finish_slot(struct rp_pool *pool, struct rp__worker *w,
 			struct rp__slot *sl)
 {

@@ -99,6 +99,8 @@ struct rp__slot {
 	uint64_t result_size;
 	uint64_t big_received;      /* FRAG bytes received so far */
 	uint64_t result_len;
+	uint64_t item_size;
+	rp_task_fn fn;
 	struct rp__sink *sink;
 	unsigned char *dest;
 };
@@ -203,6 +205,9 @@ void rp__dispatch_kick(struct rp_pool *pool);
 void rp__submit_unlock(struct rp_pool *pool);
 uint32_t rp__dispatch_cancel(struct rp_pool *pool, struct rp__sink *sink);
 void rp__dispatch_fail_pending(struct rp_pool *pool, const struct rp_error *why);
+struct rp__batch **rp__dispatch_requeue(struct rp_pool *pool,
+					const struct rp__batch *b,
+					struct rp__batch **at);
 
 /* A waiter that drained within this long counts as draining now. */
 #define RP_HELP_ACTIVE_NS 100000
@@ -216,6 +221,7 @@ void rp__drain_worker(struct rp_pool *pool, struct rp__worker *w);
 void rp__fail_slots(struct rp_pool *pool, struct rp__worker *w,
 		    const struct rp_error *why);
 void rp__chunk_finished(struct rp_pool *pool);
+void rp__slot_release(struct rp__worker *w, struct rp__slot *sl);
 
 /* loop.c */
 int rp__loop_start(struct rp_pool *pool);

@@ -335,8 +335,12 @@ static void run_task(struct worker *w, const struct rp_ring_rec *rec)
 		run_big(w, &t, items, out_len);
 	}
 	free(big_items);
-	rp__ring_publish(&w->results);
+	/* Give the task's record back before its result is visible: once the
+	 * owner has the result it may reuse the slot, and a record still in
+	 * the ring could then be mistaken for the new chunk of that slot if
+	 * we died (workers.c, requeue_unstarted). */
 	rp__ring_release(&w->tasks);
+	rp__ring_publish(&w->results);
 }
 
 /* ---- life ----------------------------------------------------------------- */

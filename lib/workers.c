@@ -306,6 +306,76 @@ static void respawn(struct rp_pool *pool, struct rp__worker *w)
 	}
 }
 
+/* A task record of the dead worker's ring whose chunk it never started,
+ * checked against the owner's record of that slot. */
+static struct rp__slot *unstarted_slot(struct rp__worker *w,
+				       const struct rp_ring_rec *rec,
+				       struct rp_task_rec *t)
+{
+	struct rp__slot *sl;
+
+	if (rec->kind != RP_REC_TASK || rec->len < sizeof(*t))
+		return NULL;
+	memcpy(t, rec->data, sizeof(*t));
+	if (t->slot >= RP_SLOTS || (t->flags & RP_TASK_BIG))
+		return NULL;
+	sl = &w->slots[t->slot];
+	if (!atomic_load_explicit(&sl->busy, memory_order_acquire) ||
+	    atomic_load(&sl->canceled) ||
+	    atomic_load(&w->ctl->slot_state[t->slot]) != RP_SLOT_QUEUED ||
+	    t->fn != (uint64_t)(uintptr_t)sl->fn ||
+	    t->first_index != sl->first_index || t->nitems != sl->nitems ||
+	    t->item_size != sl->item_size || t->result_size != sl->result_size ||
+	    rec->len - sizeof(*t) != (uint64_t)t->nitems * t->item_size)
+		return NULL;
+	return sl;
+}
+
+/*
+ * Chunks the dead worker never started (their slot is still QUEUED: the
+ * worker's CAS to RUNNING never happened, so they never ran) go back to
+ * the head of the pending queue, in their order, to run elsewhere; only
+ * the chunk it was running fails.  Their bytes are read back from its task
+ * ring, between the head it had released and our tail: finished chunks
+ * are released before the next one starts, so each slot appears there
+ * once at most.  A head that went backwards means a scribbled ring:
+ * nothing is taken back then.
+ */
+static void requeue_unstarted(struct rp_pool *pool, struct rp__worker *w)
+{
+	struct rp__batch **at = &pool->pending_head;
+	struct rp_ring_consumer c;
+	struct rp_ring_rec rec;
+	struct rp_task_rec t;
+
+	if (!may_respawn(pool) ||
+	    rp__ring_consumer_open(w->task_mem, w->ring_bytes, RP_REC_KIND_MAX,
+				   &c) < 0 ||
+	    c.head < w->tasks.head_cache)
+		return;
+	while (rp__ring_peek(&c, &rec) == 0) {
+		struct rp__slot *sl = unstarted_slot(w, &rec, &t);
+
+		if (sl) {
+			struct rp__batch b = {
+				.sink = sl->sink, .fn = sl->fn,
+				.items = (const unsigned char *)rec.data + sizeof(t),
+				.base_index = t.first_index,
+				.next_index = t.first_index,
+				.end_index = t.first_index + t.nitems,
+				.chunksize = t.nitems, .item_size = t.item_size,
+				.flags = sl->flags, .result_size = sl->result_size,
+			};
+
+			at = rp__dispatch_requeue(pool, &b, at);
+			if (!at)
+				return; /* no memory: the rest fail as held */
+			rp__slot_release(w, sl);
+		}
+		rp__ring_consume(&c);
+	}
+}
+
 /*
  * rp__worker_replace - w's process ended (its pidfd is readable).  Keeps
  * the results it published, fails the chunks it still held, and starts a
@@ -321,6 +391,7 @@ void rp__worker_replace(struct rp_pool *pool, struct rp__worker *w)
 	/* Its last records, its initializer's report among them maybe. */
 	rp__drain_worker(pool, w);
 	reap(pool, w, &why);
+	requeue_unstarted(pool, w);
 	rp__fail_slots(pool, w, &why);
 	note_start_failure(pool, w, &why);
 	if (atomic_load(&pool->init_failed)) {
