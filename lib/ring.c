@@ -247,12 +247,15 @@ static int skip_wrap(struct rp_ring_consumer *c, uint64_t hdr)
  */
 static void prefetch_published(const struct rp_ring_consumer *c)
 {
-	uint64_t end = c->tail_cache, i;
+	uint64_t ahead = c->tail_cache - c->head;
+	uint64_t line = c->head & ~(uint64_t)63;
 
-	if (end - c->head > RP_RING_PREFETCH_MAX)
-		end = c->head + RP_RING_PREFETCH_MAX;
-	for (i = c->head & ~(uint64_t)63; i < end; i += 64)
-		__builtin_prefetch(c->data + (i & c->mask));
+	if (ahead > RP_RING_PREFETCH_MAX)
+		ahead = RP_RING_PREFETCH_MAX;
+	/* Counted as distances from head, which survive the counters
+	 * wrapping at 2^64; positions compared directly would not. */
+	for (uint64_t off = 0; off < ahead + (c->head - line); off += 64)
+		__builtin_prefetch(c->data + ((line + off) & c->mask));
 }
 
 int rp__ring_peek_refill(struct rp_ring_consumer *c,
