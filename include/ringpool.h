@@ -529,11 +529,15 @@ RP_API const struct rp_error *rp_result_error(rp_result_t *res);
 
 /*
  * rp_result_cancel - cancel a task that has not started: it never runs and
- * completes with RP_ECANCELED (its error callback runs).  Returns 0,
- * -EBUSY (already running), -EALREADY (complete), -EINVAL, -EOPNOTSUPP
- * (force: killing a running task is not implemented yet).  For map
- * results, cancels the chunks that have not started; the result fails
- * with RP_ECANCELED.
+ * completes with RP_ECANCELED (its error callback runs).  With force, a
+ * task that is running is cancelled too: its worker is killed (with the
+ * processes its tasks started) and replaced, the tasks queued behind it run
+ * on other workers, and the result completes with RP_ECANCELED once the
+ * pool has seen the worker die (wait for it); a task that finishes before
+ * the kill lands keeps its result.  Python cannot do this.
+ * Returns 0 (something was cancelled), -EBUSY (running, and no force),
+ * -EALREADY (complete), -EINVAL.  For map results, cancels every chunk it
+ * can; the result fails with RP_ECANCELED.
  */
 RP_API int rp_result_cancel(rp_result_t *res, bool force);
 

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -169,6 +170,7 @@ static void fill_slot(struct rp__slot *sl, const struct rp__batch *b,
 		      uint64_t first, uint32_t nitems)
 {
 	sl->canceled = false;
+	sl->kill_canceled = false;
 	sl->got_result = false;
 	sl->fails_left = 0;
 	sl->big_received = 0;
@@ -492,7 +494,38 @@ static uint32_t cancel_queued(struct rp_pool *pool, struct rp__sink *sink,
 	return n;
 }
 
-uint32_t rp__dispatch_cancel(struct rp_pool *pool, struct rp__sink *sink)
+/*
+ * Chunks of sink that a worker is running: kill that worker (its process
+ * group too).  Its death, handled by the loop, fails them with
+ * RP_ECANCELED, runs its unstarted chunks elsewhere and replaces it.
+ */
+static uint32_t cancel_running(struct rp_pool *pool, struct rp__sink *sink)
+{
+	uint32_t n = 0;
+
+	for (unsigned i = 0; i < pool->nworkers; i++) {
+		struct rp__worker *w = &pool->workers[i];
+		bool kill = false;
+
+		for (uint32_t s = 0; s < RP_SLOTS; s++) {
+			struct rp__slot *sl = &w->slots[s];
+
+			if (!atomic_load_explicit(&sl->busy, memory_order_acquire) ||
+			    sl->sink != sink || atomic_load(&sl->canceled) ||
+			    atomic_load(&w->ctl->slot_state[s]) != RP_SLOT_RUNNING)
+				continue;
+			atomic_store(&sl->kill_canceled, true);
+			kill = true;
+			n++;
+		}
+		if (kill)
+			rp__worker_signal(w, SIGKILL);
+	}
+	return n;
+}
+
+uint32_t rp__dispatch_cancel(struct rp_pool *pool, struct rp__sink *sink,
+			     bool force)
 {
 	struct rp_error why;
 	uint32_t n;
@@ -500,6 +533,8 @@ uint32_t rp__dispatch_cancel(struct rp_pool *pool, struct rp__sink *sink)
 	rp__error_set(&why, RP_ECANCELED, -1, 0, "cancelled before it started");
 	pthread_mutex_lock(&pool->submit_lock);
 	n = cancel_pending(pool, sink, &why) + cancel_queued(pool, sink, &why);
+	if (force)
+		n += cancel_running(pool, sink);
 	dispatch_pending(pool);
 	rp__submit_unlock(pool);
 	return n;

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "pool.h"
@@ -51,6 +52,12 @@ static void settle_slot(struct rp_pool *pool, struct rp__worker *w,
 	if (report && why) {
 		struct rp_error e = *why;
 
+		if (atomic_load(&sl->kill_canceled)) {
+			e.code = RP_ECANCELED;
+			snprintf(e.message, sizeof(e.message),
+				 "cancelled while running: worker %d was killed",
+				 (int)w->pid);
+		}
 		e.index = apply ? -1 : (int64_t)first;
 		sink->ops->chunk_failed(sink, first, n, &e);
 	} else if (report) {

@@ -91,6 +91,7 @@ struct rp__batch {
 struct rp__slot {
 	_Atomic bool busy;          /* release after the fields below are set */
 	_Atomic bool canceled;      /* completed by rp_result_cancel already */
+	_Atomic bool kill_canceled; /* its worker was killed to cancel it */
 	bool got_result;            /* RESULT seen, FAIL records to come */
 	uint32_t fails_left;
 	uint32_t nitems;
@@ -203,7 +204,8 @@ int rp__dispatch_submit(struct rp_pool *pool, const struct rp__batch *b,
 			bool borrowed);
 void rp__dispatch_kick(struct rp_pool *pool);
 void rp__submit_unlock(struct rp_pool *pool);
-uint32_t rp__dispatch_cancel(struct rp_pool *pool, struct rp__sink *sink);
+uint32_t rp__dispatch_cancel(struct rp_pool *pool, struct rp__sink *sink,
+			     bool force);
 void rp__dispatch_fail_pending(struct rp_pool *pool, const struct rp_error *why);
 struct rp__batch **rp__dispatch_requeue(struct rp_pool *pool,
 					const struct rp__batch *b,

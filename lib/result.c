@@ -401,11 +401,9 @@ RP_API int rp_result_cancel(rp_result_t *r, bool force)
 
 	if (check_live(r) < 0)
 		return -EINVAL;
-	if (force)
-		return -EOPNOTSUPP;
 	if (is_done(r))
 		return -EALREADY;
-	n = rp__dispatch_cancel(r->pool, &r->sink);
+	n = rp__dispatch_cancel(r->pool, &r->sink, force);
 	return n ? 0 : is_done(r) ? -EALREADY : -EBUSY;
 }
 

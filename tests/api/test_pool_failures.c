@@ -249,6 +249,54 @@ static void crash_reports_backtrace(void **state)
 	rp_pool_destroy(pool);
 }
 
+/* Reports that it started, then holds until the test releases it. */
+static int gate_task(const void *arg, size_t len, void *res, size_t cap,
+		     rp_task_ctx_t *ctx)
+{
+	struct page *page;
+
+	memcpy(&page, arg, sizeof(page));
+	atomic_store(&page->grandchild, (uint32_t)getpid());
+	futex_wake_shared(&page->grandchild);
+	while (atomic_load(&page->release) == 0)
+		futex_wait_shared(&page->release, 0, NULL);
+	return 0;
+}
+
+/*
+ * Cancelling a running task needs force: its worker is killed and
+ * replaced, the task completes with RP_ECANCELED, and the task queued
+ * behind it on that worker runs on the replacement.
+ */
+static void cancel_running_with_force(void **state)
+{
+	struct page *page = page_new();
+	struct rp_pool_opts o = { .nworkers = 1 };
+	rp_pool_t *pool = NULL;
+	rp_result_t *held, *next;
+	const struct rp_error *e;
+
+	assert_int_equal(rp_pool_create(&o, &pool), 0);
+	assert_int_equal(rp_apply_async(pool, gate_task, &page, sizeof(page), 0,
+					NULL, &held),
+			 0);
+	assert_int_equal(rp_apply_async(pool, ok_task, NULL, 0, 0, NULL, &next),
+			 0);
+	wait_grandchild(page); /* the gate task runs: next is queued */
+	assert_int_equal(rp_result_cancel(held, false), -EBUSY);
+	assert_int_equal(rp_result_cancel(held, true), 0);
+	assert_int_equal(rp_result_get(held, RP_FOREVER, NULL, NULL),
+			 RP_ECANCELED);
+	e = rp_result_error(held);
+	assert_non_null(e);
+	assert_int_equal(e->code, RP_ECANCELED);
+	assert_int_equal(rp_result_get(next, RP_FOREVER, NULL, NULL), 0);
+	rp_result_free(held);
+	rp_result_free(next);
+	rp_pool_destroy(pool);
+	munmap(page, 4096);
+}
+
 /*
  * The restart budget: with room for 3 failures, two crashes are replaced
  * and the pool still works; the third breaks it, and submits say so.
@@ -291,6 +339,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(restart_budget_breaks_pool,
 						leak_setup, leak_teardown),
 		cmocka_unit_test_setup_teardown(crash_reports_backtrace,
+						leak_setup, leak_teardown),
+		cmocka_unit_test_setup_teardown(cancel_running_with_force,
 						leak_setup, leak_teardown),
 	};
 
