@@ -263,6 +263,8 @@ struct rp_error {
 	pid_t worker_pid;  /* the worker involved, 0 if none */
 	int signal;        /* RP_EWORKER_DIED: the signal that killed it */
 	int exit_status;   /* RP_EWORKER_DIED: its exit status if it exited */
+	unsigned attempts; /* RP_EWORKER_DIED, -ETIMEDOUT: the runs the task
+			    * had, retries included; 0 for other codes */
 	char message[RP_ERROR_MESSAGE_MAX]; /* the task's message, or ours */
 	/* RP_EWORKER_DIED by a crash (SIGSEGV, SIGBUS, SIGILL, SIGFPE,
 	 * SIGABRT, SIGTRAP): the worker's stack at the crash, innermost
@@ -395,6 +397,17 @@ RP_API int rp_pool_terminate(rp_pool_t *pool);
 RP_API int rp_pool_join(rp_pool_t *pool, int64_t timeout_ns);
 
 /*
+ * rp_pool_survivors - the workers still running: after rp_pool_join
+ * returned -ETIMEDOUT, the ones that kept it from finishing.  Fills up to
+ * cap pids into ret_pids (which may be NULL when cap is 0) and returns how
+ * many there are (which may exceed cap), or -EINVAL.  A pid is that of a
+ * process not yet reaped, so it cannot have been recycled.  rp_pool_destroy
+ * or rp_pool_terminate ends them.  Any thread, but not while another
+ * thread is in rp_pool_join or rp_pool_destroy on the pool.
+ */
+RP_API int rp_pool_survivors(rp_pool_t *pool, pid_t *ret_pids, size_t cap);
+
+/*
  * rp_pool_destroy - terminate, join and free: the `with Pool() as p:` exit.
  * NULL-safe; safe on a closed, terminated or joined pool.  Leaves no child,
  * fd or mapping.  Results not yet freed stay readable until rp_result_free.
@@ -424,6 +437,29 @@ struct rp_submit_opts {
 	rp_callback_fn callback;
 	rp_callback_fn error_callback;
 	void *user;
+	/*
+	 * A hard deadline, counted from the moment a worker starts the task
+	 * (for map: each chunk has its own, from its start).  When it passes,
+	 * the worker and its process group get SIGTERM, then SIGKILL after
+	 * kill_grace_ns unless they are gone; the task completes with
+	 * -ETIMEDOUT (rp_error.attempts says how many runs it had), the
+	 * chunks queued behind it run on other workers, and the worker is
+	 * replaced.  Such a kill does not count against the restart budget.
+	 * The loop thread enforces it to within about a millisecond of
+	 * timer slack.  0: none.
+	 */
+	int64_t timeout_ns;
+	int64_t kill_grace_ns;   /* 0: the pool's terminate_grace_ns */
+	/*
+	 * For idempotent tasks: when the worker running the task dies (a
+	 * kill, a crash, an exit; not a deadline, a cancel or a corrupt
+	 * ring), run it again on a fresh worker, up to this many more times.
+	 * A task that keeps killing workers then fails with RP_EWORKER_DIED
+	 * and rp_error.attempts = retries + 1.  Each death still counts
+	 * against the restart budget.  Payloads larger than one ring record
+	 * are not kept for a retry: they fail at the first death.
+	 */
+	unsigned retries;
 };
 
 /* chunksize 0: CPython's default, ceil(n / (4 * nworkers)). */
@@ -445,7 +481,8 @@ RP_API int rp_apply(rp_pool_t *pool, rp_task_fn fn, const void *arg,
  * rp_apply_async - submit fn(arg) and return at once.  Python:
  * apply_async().  The result holds up to res_cap bytes.  opts may be NULL.
  * Returns 0 and *ret_res (free it with rp_result_free), RP_ECLOSED,
- * -EINVAL, -ENOMEM.  Any thread, callbacks included.
+ * -EINVAL (also for a negative timeout_ns or kill_grace_ns in opts),
+ * -ENOMEM.  Any thread, callbacks included.
  */
 RP_API int rp_apply_async(rp_pool_t *pool, rp_task_fn fn, const void *arg,
 			  size_t arg_len, size_t res_cap,

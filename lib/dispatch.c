@@ -183,6 +183,12 @@ static void fill_slot(struct rp__slot *sl, const struct rp__batch *b,
 	sl->fn = b->fn;
 	sl->sink = b->sink;
 	sl->dest = b->sink->ops->dest(b->sink, first, nitems);
+	sl->limits = b->limits;
+	sl->sent_ns = b->limits.timeout_ns ? rp__now_ns() : 0;
+	sl->started_ns = 0;
+	sl->term_ns = 0;
+	sl->killed = false;
+	sl->timed_out = false;
 }
 
 /*
@@ -199,7 +205,9 @@ static int write_chunk(struct rp_pool *pool, struct rp__worker *w,
 	bool big = sizeof(struct rp_task_rec) + in_len > pool->inline_max;
 	struct rp_task_rec t = {
 		.fn = (uint64_t)(uintptr_t)b->fn, .first_index = first,
-		.flags = b->flags | (big ? RP_TASK_BIG : 0), .nitems = nitems,
+		.flags = b->flags | (big ? RP_TASK_BIG : 0) |
+			 (b->limits.timeout_ns ? RP_TASK_TIMED : 0),
+		.nitems = nitems,
 		.item_size = b->item_size, .result_size = b->result_size,
 	};
 	int slot = slot_alloc(w);
@@ -219,6 +227,7 @@ static int write_chunk(struct rp_pool *pool, struct rp__worker *w,
 	atomic_store_explicit(&w->slots[slot].busy, true, memory_order_release);
 	/* Before the record is visible: the worker's CAS expects QUEUED. */
 	atomic_store(&w->ctl->slot_state[slot], RP_SLOT_QUEUED);
+	rp__deadline_sent(pool, w, &w->slots[slot]);
 	if (big) {
 		write_big(pool, w, &t, items, in_len);
 	} else {
@@ -518,8 +527,10 @@ static uint32_t cancel_running(struct rp_pool *pool, struct rp__sink *sink)
 			kill = true;
 			n++;
 		}
-		if (kill)
+		if (kill) {
+			atomic_store(&w->stopped, true);
 			rp__worker_signal(w, SIGKILL);
+		}
 	}
 	return n;
 }

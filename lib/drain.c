@@ -31,6 +31,29 @@ void rp__chunk_finished(struct rp_pool *pool)
 		rp__progress_wake(pool);
 }
 
+/* What a chunk that failed as a whole (why) reports, given how it ended. */
+static void slot_error(const struct rp__worker *w, const struct rp__slot *sl,
+		       const struct rp_error *why, struct rp_error *e)
+{
+	*e = *why;
+	if (atomic_load(&sl->kill_canceled)) {
+		e->code = RP_ECANCELED;
+		snprintf(e->message, sizeof(e->message),
+			 "cancelled while running: worker %d was killed",
+			 (int)w->pid);
+	} else if (why->code == RP_EWORKER_DIED && atomic_load(&sl->timed_out)) {
+		rp__deadline_error(sl, w->pid, e);
+	} else if (why->code == RP_EWORKER_DIED) {
+		size_t n = strlen(e->message);
+
+		e->attempts = sl->limits.attempt + 1;
+		if (sl->limits.retries)
+			snprintf(e->message + n, sizeof(e->message) - n,
+				 " (run %u of %u)", e->attempts,
+				 sl->limits.retries + 1);
+	}
+}
+
 /*
  * Give the slot back, then tell the sink: the worker counts as less loaded
  * before anyone can see the chunk complete, so a caller that submits next
@@ -46,18 +69,15 @@ static void settle_slot(struct rp_pool *pool, struct rp__worker *w,
 	bool apply = sl->flags & RP_TASK_APPLY;
 	bool report = !atomic_load(&sl->canceled);
 
+	struct rp_error e;
+
+	if (report && why)
+		slot_error(w, sl, why, &e);
+	rp__deadline_settled(w, sl);
 	atomic_fetch_sub_explicit(&w->outstanding, 1, memory_order_relaxed);
 	/* release: pairs with the acquire in dispatch.c's slot_alloc(). */
 	atomic_store_explicit(&sl->busy, false, memory_order_release);
 	if (report && why) {
-		struct rp_error e = *why;
-
-		if (atomic_load(&sl->kill_canceled)) {
-			e.code = RP_ECANCELED;
-			snprintf(e.message, sizeof(e.message),
-				 "cancelled while running: worker %d was killed",
-				 (int)w->pid);
-		}
 		e.index = apply ? -1 : (int64_t)first;
 		sink->ops->chunk_failed(sink, first, n, &e);
 	} else if (report) {
@@ -73,6 +93,7 @@ void rp__slot_release(struct rp__worker *w, struct rp__slot *sl)
 {
 	struct rp__sink *sink = sl->sink;
 
+	rp__deadline_settled(w, sl);
 	atomic_fetch_sub_explicit(&w->outstanding, 1, memory_order_relaxed);
 	/* release: pairs with the acquire in dispatch.c's slot_alloc(). */
 	atomic_store_explicit(&sl->busy, false, memory_order_release);

@@ -161,18 +161,24 @@ static void replace_dead(struct loop_state *ls)
  * big lock through io_uring_enter and stop the pool's other threads.  While
  * a waiter drains (helped), in short slices.
  */
-static void wait_events(struct rp_pool *pool, bool helped)
+static void wait_events(struct rp_pool *pool, bool helped, int64_t deadline)
 {
-	struct __kernel_timespec slice = {
-		.tv_nsec = helped ? RP_HELP_ACTIVE_NS : 1000000,
-	};
+	int64_t wait = helped ? RP_HELP_ACTIVE_NS :
+		       pool->loop_sliced ? 1000000 : INT64_MAX;
+	struct __kernel_timespec ts;
 	struct io_uring_cqe *cqe;
 
-	if (!pool->loop_sliced && !helped) {
+	if (deadline != INT64_MAX && deadline - rp__now_ns() < wait)
+		wait = deadline - rp__now_ns();
+	if (wait == INT64_MAX) {
 		io_uring_submit_and_wait(&pool->uring, 1);
 		return;
 	}
-	io_uring_submit_and_wait_timeout(&pool->uring, &cqe, 1, &slice, NULL);
+	if (wait < 0)
+		wait = 0;
+	ts.tv_sec = wait / 1000000000;
+	ts.tv_nsec = wait % 1000000000;
+	io_uring_submit_and_wait_timeout(&pool->uring, &cqe, 1, &ts, NULL);
 }
 
 /*
@@ -201,9 +207,11 @@ static void *loop_main(void *arg)
 		unsigned head, seen = 0;
 
 		bool helped = helper_active(pool);
+		int64_t deadline;
 
 		pthread_mutex_lock(&pool->drain_lock);
 		rp__drain_all(pool);
+		deadline = rp__deadline_check(pool, rp__now_ns());
 		for (unsigned i = 0; i < pool->nworkers && !helped; i++)
 			arm_results(ls, i);
 		pthread_mutex_unlock(&pool->drain_lock);
@@ -211,7 +219,7 @@ static void *loop_main(void *arg)
 		for (unsigned i = 0; i < pool->nworkers; i++)
 			arm_pidfd(ls, i);
 
-		wait_events(pool, helped);
+		wait_events(pool, helped, deadline);
 		io_uring_for_each_cqe(&pool->uring, head, cqe) {
 			on_cqe(ls, cqe);
 			seen++;
@@ -290,20 +298,36 @@ fail_efd:
 	return err;
 }
 
-void rp__loop_stop(struct rp_pool *pool)
+/* Make the loop look around now (a deadline moved earlier, or stop). */
+void rp__loop_poke(struct rp_pool *pool)
 {
 	uint64_t one = 1;
 
+	if (pool->ctl_efd < 0)
+		return;
+	while (write(pool->ctl_efd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+}
+
+void rp__loop_stop(struct rp_pool *pool)
+{
 	if (!pool->loop_running)
 		return;
 	atomic_store(&pool->loop_stop, true);
-	while (write(pool->ctl_efd, &one, sizeof(one)) < 0 && errno == EINTR)
-		;
+	rp__loop_poke(pool);
 	pthread_join(pool->loop_thread, NULL);
 	pool->loop_running = false;
 	io_uring_queue_exit(&pool->uring);
-	close(pool->ctl_efd);
-	pool->ctl_efd = -1;
+	/* ctl_efd stays open until rp__loop_free: a submitter that got in
+	 * before the pool closed may still poke it. */
 	loop_state_free(pool->loop_state);
 	pool->loop_state = NULL;
+}
+
+/* After the loop stopped and no submitter can run: the control eventfd. */
+void rp__loop_free(struct rp_pool *pool)
+{
+	if (pool->ctl_efd >= 0)
+		close(pool->ctl_efd);
+	pool->ctl_efd = -1;
 }

@@ -86,6 +86,7 @@ static struct rp_pool *pool_alloc(void)
 	pthread_mutex_init(&pool->drain_lock, NULL);
 	pool->owner = getpid();
 	pool->ctl_efd = -1;
+	atomic_init(&pool->deadline_next, INT64_MAX);
 	atomic_init(&pool->state, RP_POOL_OPEN);
 	atomic_init(&pool->starting, true);
 	return pool;
@@ -325,6 +326,27 @@ RP_API int rp_pool_join(rp_pool_t *pool, int64_t timeout_ns)
 	return err;
 }
 
+RP_API int rp_pool_survivors(rp_pool_t *pool, pid_t *ret_pids, size_t cap)
+{
+	int n = 0;
+
+	if (!pool || (cap && !ret_pids))
+		return -EINVAL;
+	/* submit_lock: the loop thread replaces workers under it. */
+	pthread_mutex_lock(&pool->submit_lock);
+	for (unsigned i = 0; pool->workers && i < pool->nworkers; i++) {
+		struct rp__worker *w = &pool->workers[i];
+
+		if (w->pidfd < 0 || rp__sys_wait_readable(w->pidfd, 0) != 0)
+			continue; /* reaped, or ended and waiting to be */
+		if ((size_t)n < cap)
+			ret_pids[n] = w->pid;
+		n++;
+	}
+	rp__submit_unlock(pool);
+	return n;
+}
+
 RP_API void rp_pool_destroy(rp_pool_t *pool)
 {
 	if (!pool)
@@ -334,6 +356,7 @@ RP_API void rp_pool_destroy(rp_pool_t *pool)
 		rp_pool_join(pool, RP_FOREVER);
 	}
 	rp__loop_stop(pool);
+	rp__loop_free(pool);
 	rp__callbacks_stop(pool);
 	rp__workers_teardown(pool);
 	rp__zygote_stop(pool->zygote);
@@ -347,6 +370,21 @@ RP_API void rp_pool_destroy(rp_pool_t *pool)
 
 /* ---- submitting --------------------------------------------------------- */
 
+/* The deadline and retries opts ask for; -EINVAL for negative times. */
+static int limits_of(const struct rp_pool *pool,
+		     const struct rp_submit_opts *o, struct rp__limits *l)
+{
+	*l = (struct rp__limits){ 0 };
+	if (!o)
+		return 0;
+	if (o->timeout_ns < 0 || o->kill_grace_ns < 0)
+		return -EINVAL;
+	l->timeout_ns = o->timeout_ns;
+	l->grace_ns = o->kill_grace_ns ? o->kill_grace_ns : pool->grace_ns;
+	l->retries = o->retries;
+	return 0;
+}
+
 static int submit_apply(rp_pool_t *pool, rp_task_fn fn, const void *arg,
 			size_t arg_len, size_t res_cap, unsigned char *dest,
 			const struct rp_submit_opts *opts, rp_result_t **ret_res)
@@ -359,7 +397,8 @@ static int submit_apply(rp_pool_t *pool, rp_task_fn fn, const void *arg,
 	};
 	int err;
 
-	if (!pool || !fn || (arg_len && !arg))
+	if (!pool || !fn || (arg_len && !arg) ||
+	    limits_of(pool, opts, &b.limits) < 0)
 		return -EINVAL;
 	r = rp__result_new(pool, res_cap, 0, dest, opts, 1);
 	if (!r)
@@ -442,6 +481,8 @@ static int submit_map(rp_pool_t *pool, rp_task_fn fn, const void *items,
 	struct rp_result *r;
 	int err;
 
+	if (limits_of(pool, opts, &b.limits) < 0)
+		return -EINVAL;
 	r = rp__result_new(pool, n * result_size, result_size, dest, opts,
 			   nchunks ? nchunks : 1);
 	if (!r)

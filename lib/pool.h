@@ -68,6 +68,14 @@ struct rp__sink {
 
 /* ---- batches and slots ------------------------------------------------- */
 
+/* A call's deadline and retries (rp_submit_opts), and the runs so far. */
+struct rp__limits {
+	int64_t timeout_ns;         /* 0: none */
+	int64_t grace_ns;           /* SIGTERM to SIGKILL on expiry */
+	uint32_t retries;           /* runs allowed after a worker death */
+	uint32_t attempt;           /* runs that ended in a worker's death */
+};
+
 /*
  * A run of items [next_index, end_index) of one call, cut into chunks of
  * chunksize as workers take them.  items points at the item of base_index.
@@ -85,6 +93,7 @@ struct rp__batch {
 	uint64_t item_size;
 	uint32_t flags;             /* RP_TASK_APPLY */
 	uint64_t result_size;       /* per item */
+	struct rp__limits limits;
 };
 
 /* The owner's record of a chunk a worker holds. */
@@ -104,6 +113,13 @@ struct rp__slot {
 	rp_task_fn fn;
 	struct rp__sink *sink;
 	unsigned char *dest;
+	/* Deadlines (deadline.c; the loop thread, under drain_lock). */
+	struct rp__limits limits;
+	int64_t sent_ns;            /* when it was written to the ring */
+	int64_t started_ns;         /* 0 until seen RUNNING */
+	int64_t term_ns;            /* SIGTERM sent at, 0 if not */
+	bool killed;                /* SIGKILL sent */
+	_Atomic bool timed_out;     /* its deadline passed while it ran */
 };
 
 struct rp__worker {
@@ -123,6 +139,9 @@ struct rp__worker {
 	bool retiring;                    /* max_tasks reached: no more */
 	_Atomic bool corrupt;             /* its result ring failed checks */
 	_Atomic bool init_seen;
+	_Atomic bool stopped;             /* the pool killed it on purpose
+					   * (deadline, forced cancel) */
+	_Atomic uint32_t timed;           /* its busy slots with a deadline */
 	uint32_t slot_cursor;
 	struct rp__slot slots[RP_SLOTS];
 };
@@ -178,6 +197,8 @@ struct rp_pool {
 	int ctl_efd;                      /* wakes the loop: stop or re-arm */
 	struct loop_state *loop_state;
 	_Atomic int64_t last_help_ns;     /* a waiter drained at this time */
+	_Atomic int64_t deadline_next;    /* the loop looks at deadlines then;
+					   * INT64_MAX: none pending */
 	bool loop_sliced;                 /* waits in slices (valgrind) */
 	_Atomic bool loop_stop;
 
@@ -228,6 +249,16 @@ void rp__slot_release(struct rp__worker *w, struct rp__slot *sl);
 /* loop.c */
 int rp__loop_start(struct rp_pool *pool);
 void rp__loop_stop(struct rp_pool *pool);
+void rp__loop_poke(struct rp_pool *pool);
+void rp__loop_free(struct rp_pool *pool);
+
+/* deadline.c */
+void rp__deadline_sent(struct rp_pool *pool, struct rp__worker *w,
+		       struct rp__slot *sl);
+void rp__deadline_settled(struct rp__worker *w, struct rp__slot *sl);
+int64_t rp__deadline_check(struct rp_pool *pool, int64_t now);
+void rp__deadline_error(const struct rp__slot *sl, pid_t pid,
+			struct rp_error *e);
 
 /* workers.c */
 int rp__workers_setup(struct rp_pool *pool);

@@ -68,6 +68,11 @@ struct rp_worker_ctl {
 	uint32_t crash_signal;
 	uint32_t crash_frames;
 	uint64_t crash_pc[RP_CRASH_FRAMES];
+	/* Before it runs a chunk sent with RP_TASK_TIMED, the worker writes
+	 * when it started (CLOCK_MONOTONIC), then which slot (release).  A
+	 * hint for deadlines, untrusted: the owner clamps it (deadline.c). */
+	RP_ATOMIC(uint64_t) run_start_ns;
+	RP_ATOMIC(uint32_t) run_slot;
 };
 
 #define RP_WORKER_CTL_MAGIC 0x4c544352u /* "RCTL" */
@@ -79,6 +84,7 @@ static_assert(sizeof(struct rp_worker_ctl) <= RP_WORKER_CTL_BYTES,
 /* rp_task_rec.flags */
 #define RP_TASK_APPLY 0x1u   /* one item, result length may shrink, index -1 */
 #define RP_TASK_BIG   0x2u   /* item bytes follow in FRAG records */
+#define RP_TASK_TIMED 0x4u   /* has a deadline: report the start in ctl */
 
 struct rp_task_rec {
 	uint64_t fn;          /* rp_task_fn, valid in the workers' image */

@@ -23,11 +23,15 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crash.h"
@@ -304,6 +308,19 @@ static bool start_slot(struct worker *w, uint32_t slot)
 					   __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
+/* For the owner's deadline: written before the slot shows RUNNING, so the
+ * owner that sees RUNNING and run_slot == slot (acquire) sees the time. */
+static void note_start(struct worker *w, uint32_t slot)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	atomic_store_explicit(&w->ctl->run_start_ns,
+			      (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
+			      memory_order_relaxed);
+	atomic_store_explicit(&w->ctl->run_slot, slot, memory_order_release);
+}
+
 static void run_task(struct worker *w, const struct rp_ring_rec *rec)
 {
 	const unsigned char *items = (const unsigned char *)rec->data +
@@ -324,6 +341,8 @@ static void run_task(struct worker *w, const struct rp_ring_rec *rec)
 	if (t.flags & RP_TASK_BIG)
 		items = big_items = gather_frags(w, t.slot, in_len);
 
+	if (t.flags & RP_TASK_TIMED)
+		note_start(w, t.slot);
 	if (!start_slot(w, t.slot)) {
 		struct rp_result_rec r = { .slot = t.slot,
 					   .flags = RP_RESULT_CANCELED };
@@ -338,7 +357,7 @@ static void run_task(struct worker *w, const struct rp_ring_rec *rec)
 	/* Give the task's record back before its result is visible: once the
 	 * owner has the result it may reuse the slot, and a record still in
 	 * the ring could then be mistaken for the new chunk of that slot if
-	 * we died (workers.c, requeue_unstarted). */
+	 * we died (workers.c, requeue). */
 	rp__ring_release(&w->tasks);
 	rp__ring_publish(&w->results);
 }
@@ -393,6 +412,40 @@ static int run_initializer(struct worker *w, const struct rp_worker_args *a,
 	return rc;
 }
 
+/* ---- the owner's death ----------------------------------------------------- */
+
+/* The worker leads its own process group: the processes its tasks start. */
+static volatile sig_atomic_t own_group;
+
+static void on_owner_gone(int sig)
+{
+	(void)sig;
+	kill(own_group ? 0 : getpid(), SIGKILL);
+}
+
+/*
+ * When the owner dies, the kernel sends its children their parent-death
+ * signal.  Until here that was SIGKILL (spawn.c), which ends the worker
+ * but not what its tasks started; from here on it is RP_OWNER_GONE_SIGNAL,
+ * whose handler kills the worker's whole group.  The handler is in place
+ * before the signal is switched, and the owner is looked for after: had it
+ * died in between, nobody would send the signal, so we act ourselves.
+ * A task that resets this signal, blocks it, or moves a child to another
+ * group (setsid, setpgid) defeats this; a cgroup would not be fooled, but
+ * needs privileges the library does not assume.
+ */
+static void tie_group_to_owner(void)
+{
+	struct sigaction sa = { .sa_handler = on_owner_gone };
+	pid_t owner = getppid();
+
+	sigfillset(&sa.sa_mask);
+	if (sigaction(RP_OWNER_GONE_SIGNAL, &sa, NULL) < 0 ||
+	    prctl(PR_SET_PDEATHSIG, RP_OWNER_GONE_SIGNAL) < 0 ||
+	    getppid() != owner)
+		on_owner_gone(RP_OWNER_GONE_SIGNAL);
+}
+
 int rp__worker_main(void *payload, size_t len)
 {
 	struct rp_worker_args a;
@@ -404,7 +457,8 @@ int rp__worker_main(void *payload, size_t len)
 	/* A process group of its own: the owner can end whatever a task
 	 * started with the worker, and a terminal's Ctrl-C (sent to the
 	 * foreground group) reaches the owner only, which decides. */
-	setpgid(0, 0);
+	own_group = setpgid(0, 0) == 0;
+	tie_group_to_owner();
 	unmap_others(&a, regions);
 	if (open_rings(&w, &a, &regions[a.index]) < 0)
 		return RP_WORKER_EXIT_PROTOCOL;

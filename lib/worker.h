@@ -5,6 +5,7 @@
 #ifndef RP_WORKER_H
 #define RP_WORKER_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,9 @@ struct rp_worker_args {
 	uint32_t index;
 	uint32_t nworkers;
 };
+
+/* A worker's parent-death signal: it kills the worker's process group. */
+#define RP_OWNER_GONE_SIGNAL (SIGRTMAX)
 
 /* rp__worker_main - a worker's whole life (an rp__child_main_fn). */
 int rp__worker_main(void *payload, size_t len);

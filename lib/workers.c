@@ -245,14 +245,16 @@ static void note_start_failure(struct rp_pool *pool, struct rp__worker *w,
 	rp__progress_wake(pool);
 }
 
-/* An end the pool did not ask for: a kill, a crash, an unexpected exit. */
+/* An end the pool did not ask for: a kill, a crash, an unexpected exit
+ * (not a deadline's or a forced cancel's kill). */
 static bool is_failure(const struct rp_pool *pool, const struct rp__worker *w,
 		       const struct rp_error *why)
 {
 	bool clean = why->code == RP_EWORKER_DIED && why->signal == 0 &&
 		     why->exit_status == 0 && (w->retiring || pool->stopping);
 
-	return why->code != RP_ETERMINATED && !clean;
+	return why->code != RP_ETERMINATED && !clean &&
+	       !atomic_load(&w->stopped);
 }
 
 /*
@@ -299,6 +301,7 @@ static void respawn(struct rp_pool *pool, struct rp__worker *w)
 {
 	atomic_store(&w->corrupt, false);
 	atomic_store(&w->init_seen, false);
+	atomic_store(&w->stopped, false);
 	if (region_init(pool, w) < 0 || rp__worker_spawn(pool, w) < 0) {
 		rp__error_set(&pool->broken_error, RP_EBROKEN, -1, 0,
 			      "could not start a replacement worker");
@@ -306,11 +309,29 @@ static void respawn(struct rp_pool *pool, struct rp__worker *w)
 	}
 }
 
-/* A task record of the dead worker's ring whose chunk it never started,
+/*
+ * Whether the chunk in slot s, at its worker's death (why), runs again:
+ * always if it never started; if it was running, only when its caller
+ * allowed retries, has some left, and the death was not the pool's doing
+ * (deadline, cancel) or a corrupt ring.
+ */
+static bool runs_again(struct rp__worker *w, uint32_t s,
+		       const struct rp__slot *sl, const struct rp_error *why)
+{
+	uint32_t st = atomic_load(&w->ctl->slot_state[s]);
+
+	if (st == RP_SLOT_QUEUED)
+		return true;
+	return st == RP_SLOT_RUNNING && why->code == RP_EWORKER_DIED &&
+	       sl->limits.attempt < sl->limits.retries &&
+	       !atomic_load(&sl->timed_out) && !atomic_load(&sl->kill_canceled);
+}
+
+/* A task record of the dead worker's ring whose chunk is to run again,
  * checked against the owner's record of that slot. */
-static struct rp__slot *unstarted_slot(struct rp__worker *w,
-				       const struct rp_ring_rec *rec,
-				       struct rp_task_rec *t)
+static struct rp__slot *rerun_slot(struct rp__worker *w,
+				   const struct rp_ring_rec *rec,
+				   struct rp_task_rec *t, const struct rp_error *why)
 {
 	struct rp__slot *sl;
 
@@ -321,8 +342,7 @@ static struct rp__slot *unstarted_slot(struct rp__worker *w,
 		return NULL;
 	sl = &w->slots[t->slot];
 	if (!atomic_load_explicit(&sl->busy, memory_order_acquire) ||
-	    atomic_load(&sl->canceled) ||
-	    atomic_load(&w->ctl->slot_state[t->slot]) != RP_SLOT_QUEUED ||
+	    atomic_load(&sl->canceled) || !runs_again(w, t->slot, sl, why) ||
 	    t->fn != (uint64_t)(uintptr_t)sl->fn ||
 	    t->first_index != sl->first_index || t->nitems != sl->nitems ||
 	    t->item_size != sl->item_size || t->result_size != sl->result_size ||
@@ -334,14 +354,18 @@ static struct rp__slot *unstarted_slot(struct rp__worker *w,
 /*
  * Chunks the dead worker never started (their slot is still QUEUED: the
  * worker's CAS to RUNNING never happened, so they never ran) go back to
- * the head of the pending queue, in their order, to run elsewhere; only
- * the chunk it was running fails.  Their bytes are read back from its task
- * ring, between the head it had released and our tail: finished chunks
- * are released before the next one starts, so each slot appears there
- * once at most.  A head that went backwards means a scribbled ring:
- * nothing is taken back then.
+ * the head of the pending queue, in their order, to run elsewhere, and so
+ * does the chunk it was running if it may be retried (runs_again); the
+ * rest fail.  Their bytes are read back from its task ring, between the
+ * head it had released and our tail: a running chunk's record is released
+ * only after it ran, and finished chunks are released before the next one
+ * starts, so each slot appears there once at most.  A head that went
+ * backwards means a scribbled ring: nothing is taken back then.  (What a
+ * task scribbled on the records of its own queue it could as well have
+ * done to those chunks' arguments while they waited for it.)
  */
-static void requeue_unstarted(struct rp_pool *pool, struct rp__worker *w)
+static void requeue(struct rp_pool *pool, struct rp__worker *w,
+		    const struct rp_error *why)
 {
 	struct rp__batch **at = &pool->pending_head;
 	struct rp_ring_consumer c;
@@ -354,7 +378,7 @@ static void requeue_unstarted(struct rp_pool *pool, struct rp__worker *w)
 	    c.head < w->tasks.head_cache)
 		return;
 	while (rp__ring_peek(&c, &rec) == 0) {
-		struct rp__slot *sl = unstarted_slot(w, &rec, &t);
+		struct rp__slot *sl = rerun_slot(w, &rec, &t, why);
 
 		if (sl) {
 			struct rp__batch b = {
@@ -365,7 +389,12 @@ static void requeue_unstarted(struct rp_pool *pool, struct rp__worker *w)
 				.end_index = t.first_index + t.nitems,
 				.chunksize = t.nitems, .item_size = t.item_size,
 				.flags = sl->flags, .result_size = sl->result_size,
+				.limits = sl->limits,
 			};
+
+			if (atomic_load(&w->ctl->slot_state[t.slot]) !=
+			    RP_SLOT_QUEUED)
+				b.limits.attempt++; /* it ran: a retry */
 
 			at = rp__dispatch_requeue(pool, &b, at);
 			if (!at)
@@ -391,7 +420,7 @@ void rp__worker_replace(struct rp_pool *pool, struct rp__worker *w)
 	/* Its last records, its initializer's report among them maybe. */
 	rp__drain_worker(pool, w);
 	reap(pool, w, &why);
-	requeue_unstarted(pool, w);
+	requeue(pool, w, &why);
 	rp__fail_slots(pool, w, &why);
 	note_start_failure(pool, w, &why);
 	if (atomic_load(&pool->init_failed)) {

@@ -2,7 +2,8 @@
 /*
  * Failures and what they leave behind: a task's own children die with its
  * worker, whether the worker is killed, crashes, or the pool is
- * terminated; nothing a task started outlives the pool.
+ * terminated, or the owner itself is killed; nothing a task started
+ * outlives the pool.
  */
 #include <errno.h>
 #include <linux/futex.h>
@@ -16,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +34,7 @@
 struct page {
 	_Atomic uint32_t grandchild;  /* futex: the pid of the task's child */
 	_Atomic uint32_t release;     /* futex: the test lets the task go */
+	_Atomic uint32_t worker;      /* the pid of the worker running it */
 };
 
 static struct page *page_new(void)
@@ -74,6 +78,7 @@ static int start_child(const void *arg, size_t len, void *res, size_t cap,
 	}
 	if (pid < 0)
 		return rp_task_fail(ctx, errno, "fork failed");
+	atomic_store(&a.page->worker, (uint32_t)getpid());
 	atomic_store(&a.page->grandchild, (uint32_t)pid);
 	futex_wake_shared(&a.page->grandchild);
 	if (a.die)
@@ -327,6 +332,59 @@ static void restart_budget_breaks_pool(void **state)
 	rp_pool_destroy(pool);
 }
 
+/*
+ * The owner killed with SIGKILL leaves nothing running: its workers get
+ * their parent-death signal and take their process groups, the processes
+ * their tasks started, with them.  The owner is a fork of this test; the
+ * test becomes a subreaper so that the orphans come to it to be reaped.
+ */
+static void owner_killed(enum rp_start_method method)
+{
+	struct page *page = page_new();
+	pid_t owner, child, worker;
+	int status;
+
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	owner = fork();
+	assert_true(owner >= 0);
+	if (owner == 0) {
+		struct rp_pool_opts o = { .nworkers = 2, .start_method = method };
+		struct start_child_arg a = { .page = page };
+		rp_pool_t *pool = NULL;
+		rp_result_t *r;
+
+		if (rp_pool_create(&o, &pool) != 0 ||
+		    rp_apply_async(pool, start_child, &a, sizeof(a), 0, NULL,
+				   &r) != 0)
+			_exit(1);
+		for (;;)
+			pause(); /* until the test kills us */
+	}
+	child = wait_grandchild(page);
+	worker = (pid_t)atomic_load(&page->worker);
+	assert_int_equal(kill(owner, SIGKILL), 0);
+	assert_int_equal(waitpid(owner, &status, 0), owner);
+	assert_true(WIFSIGNALED(status));
+	assert_ends(worker);
+	assert_ends(child);
+	/* Reap every orphan that came to us: workers, zygote, the child. */
+	while (waitpid(-1, &status, 0) > 0 || errno == EINTR)
+		;
+	assert_int_equal(errno, ECHILD);
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 0), 0);
+	munmap(page, 4096);
+}
+
+static void owner_killed_forkserver(void **state)
+{
+	owner_killed(RP_START_FORKSERVER);
+}
+
+static void owner_killed_fork(void **state)
+{
+	owner_killed(RP_START_FORK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -341,6 +399,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(crash_reports_backtrace,
 						leak_setup, leak_teardown),
 		cmocka_unit_test_setup_teardown(cancel_running_with_force,
+						leak_setup, leak_teardown),
+		cmocka_unit_test_setup_teardown(owner_killed_forkserver,
+						leak_setup, leak_teardown),
+		cmocka_unit_test_setup_teardown(owner_killed_fork,
 						leak_setup, leak_teardown),
 	};
 
