@@ -397,8 +397,10 @@ RP_API int rp_pool_terminate(rp_pool_t *pool);
 RP_API int rp_pool_join(rp_pool_t *pool, int64_t timeout_ns);
 
 /*
- * rp_pool_survivors - the workers still running: after rp_pool_join
- * returned -ETIMEDOUT, the ones that kept it from finishing.  Fills up to
+ * rp_pool_survivors - the workers still running.  After rp_pool_join
+ * returned -ETIMEDOUT: the workers not yet exited, that is the ones stuck
+ * in a task and, while work remains, the idle ones too, which are told to
+ * exit only once every task has finished (as in Python).  Fills up to
  * cap pids into ret_pids (which may be NULL when cap is 0) and returns how
  * many there are (which may exceed cap), or -EINVAL.  A pid is that of a
  * process not yet reaped, so it cannot have been recycled.  rp_pool_destroy
@@ -471,7 +473,8 @@ struct rp_submit_opts {
  * *ret_len (optional).  Returns 0, the failure's code (RP_ETASK,
  * RP_EWORKER_DIED, RP_ETERMINATED; *ret_error filled if non-NULL),
  * RP_ECLOSED, -EINVAL (NULL pool or fn, arg NULL with arg_len, res NULL with
- * res_cap), -ENOMEM.  Any thread.
+ * res_cap), -ENOMEM (also for an argument or result over 64 TiB).  Any
+ * thread.
  */
 RP_API int rp_apply(rp_pool_t *pool, rp_task_fn fn, const void *arg,
 		    size_t arg_len, void *res, size_t res_cap, size_t *ret_len,
@@ -560,7 +563,9 @@ RP_API int rp_result_successful(rp_result_t *res);
 
 /*
  * rp_result_error - why it failed, or NULL (not complete, or succeeded).
- * Valid until rp_result_free.
+ * Valid until rp_result_free.  Should the owner have run out of memory
+ * while keeping the record, it has code -ENOMEM and says so (the result's
+ * own code, from rp_result_get, is still the failure's).
  */
 RP_API const struct rp_error *rp_result_error(rp_result_t *res);
 
@@ -625,7 +630,8 @@ struct rp_item {
  * items array is read during the whole iteration: keep it until
  * rp_iter_free.
  * rp_imap_unordered - the same, yielding in completion order.
- * Returns 0 and *ret_it, RP_ECLOSED, -EINVAL, -ENOMEM.
+ * Returns 0 and *ret_it, RP_ECLOSED, -EINVAL, -EOVERFLOW (sizes whose
+ * products or sum overflow, for the array or for the window), -ENOMEM.
  */
 RP_API int rp_imap(rp_pool_t *pool, rp_task_fn fn, const struct rp_input *in,
 		   size_t result_size, size_t chunksize, rp_iter_t **ret_it);

@@ -67,16 +67,27 @@ uint64_t rp__chunk_fit(const struct rp_pool *pool, uint64_t chunksize,
 
 /* ---- slots and workers ----------------------------------------------------- */
 
+/* The lowest free slot of the first word that has one: a few loads. */
 static int slot_alloc(struct rp__worker *w)
 {
-	for (uint32_t i = 0; i < RP_SLOTS; i++) {
-		uint32_t s = (w->slot_cursor + i) % RP_SLOTS;
+	const uint32_t words = RP_SLOTS / 64;
 
-		/* acquire: pairs with the release in drain.c's settle_slot(). */
-		if (!atomic_load_explicit(&w->slots[s].busy, memory_order_acquire)) {
-			w->slot_cursor = (s + 1) % RP_SLOTS;
-			return (int)s;
-		}
+	for (uint32_t i = 0; i < words; i++) {
+		uint32_t k = (w->slot_cursor + i) % words;
+		/* acquire: pairs with rp__slot_mark_free's release, so the
+		 * slot's last settlement is complete. */
+		uint64_t m = atomic_load_explicit(&w->slot_free[k],
+						  memory_order_acquire);
+		int b;
+
+		if (!m)
+			continue;
+		b = __builtin_ctzll(m);
+		/* Only this thread clears bits (submit_lock). */
+		atomic_fetch_and_explicit(&w->slot_free[k], ~(1ull << b),
+					  memory_order_relaxed);
+		w->slot_cursor = k;
+		return (int)(k * 64 + (uint32_t)b);
 	}
 	return -ENOBUFS;
 }
@@ -169,8 +180,9 @@ static void write_big(struct rp_pool *pool, struct rp__worker *w,
 static void fill_slot(struct rp__slot *sl, const struct rp__batch *b,
 		      uint64_t first, uint32_t nitems)
 {
-	sl->canceled = false;
-	sl->kill_canceled = false;
+	/* relaxed (and below): published by the release of busy. */
+	atomic_store_explicit(&sl->canceled, false, memory_order_relaxed);
+	atomic_store_explicit(&sl->kill_canceled, false, memory_order_relaxed);
 	sl->got_result = false;
 	sl->fails_left = 0;
 	sl->big_received = 0;
@@ -188,7 +200,7 @@ static void fill_slot(struct rp__slot *sl, const struct rp__batch *b,
 	sl->started_ns = 0;
 	sl->term_ns = 0;
 	sl->killed = false;
-	sl->timed_out = false;
+	atomic_store_explicit(&sl->timed_out, false, memory_order_relaxed);
 }
 
 /*

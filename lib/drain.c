@@ -58,7 +58,7 @@ static void slot_error(const struct rp__worker *w, const struct rp__slot *sl,
  * Give the slot back, then tell the sink: the worker counts as less loaded
  * before anyone can see the chunk complete, so a caller that submits next
  * finds it idle.  The slot's fields are copied first, since the slot may be
- * reused the moment busy is cleared.
+ * reused the moment it is marked free.
  */
 static void settle_slot(struct rp_pool *pool, struct rp__worker *w,
 			struct rp__slot *sl, const struct rp_error *why)
@@ -75,8 +75,8 @@ static void settle_slot(struct rp_pool *pool, struct rp__worker *w,
 		slot_error(w, sl, why, &e);
 	rp__deadline_settled(w, sl);
 	atomic_fetch_sub_explicit(&w->outstanding, 1, memory_order_relaxed);
-	/* release: pairs with the acquire in dispatch.c's slot_alloc(). */
 	atomic_store_explicit(&sl->busy, false, memory_order_release);
+	rp__slot_mark_free(w, sl);
 	if (report && why) {
 		e.index = apply ? -1 : (int64_t)first;
 		sink->ops->chunk_failed(sink, first, n, &e);
@@ -95,8 +95,8 @@ void rp__slot_release(struct rp__worker *w, struct rp__slot *sl)
 
 	rp__deadline_settled(w, sl);
 	atomic_fetch_sub_explicit(&w->outstanding, 1, memory_order_relaxed);
-	/* release: pairs with the acquire in dispatch.c's slot_alloc(). */
 	atomic_store_explicit(&sl->busy, false, memory_order_release);
+	rp__slot_mark_free(w, sl);
 	sink->ops->put(sink);
 }
 

@@ -24,7 +24,8 @@ static const struct rp_code_text rp_codes[] = {
 /* The table entry for one of the library's codes, or NULL. */
 static const struct rp_code_text *library_code(int code)
 {
-	int i = -4096 - code;
+	/* 64-bit: -4096 - code overflows an int for codes near INT_MIN. */
+	int64_t i = -4096 - (int64_t)code;
 
 	if (code > -4096 || i >= RP_NCODES)
 		return NULL;

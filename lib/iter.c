@@ -466,6 +466,13 @@ static uint64_t pick_window(const struct rp_pool *pool, uint64_t chunksize,
 
 static int iter_alloc(struct rp_iter *it)
 {
+	uint64_t bytes;
+
+	/* The window's buffers: sizes a caller may make absurd. */
+	if (__builtin_mul_overflow(it->window, it->result_size, &bytes) ||
+	    __builtin_mul_overflow(it->window, it->in.item_size, &bytes) ||
+	    bytes == UINT64_MAX)
+		return -EOVERFLOW;
 	it->nchunks = it->window / it->chunksize;
 	it->results = malloc(it->window * it->result_size + 1);
 	it->chunks = calloc(it->nchunks, sizeof(*it->chunks));
@@ -496,8 +503,9 @@ static int imap(rp_pool_t *pool, rp_task_fn fn, const struct rp_input *in,
 	if (!pool || !fn || !in || !ret_it || in->item_size == 0 ||
 	    (!in->items && !in->producer) || (in->items == NULL && in->n))
 		return -EINVAL;
-	if (in->items && (__builtin_mul_overflow(in->n, in->item_size, &total) ||
-			  __builtin_mul_overflow(in->n, result_size, &total)))
+	if (__builtin_add_overflow(in->item_size, result_size, &total) ||
+	    (in->items && (__builtin_mul_overflow(in->n, in->item_size, &total) ||
+			   __builtin_mul_overflow(in->n, result_size, &total))))
 		return -EOVERFLOW;
 	if (atomic_load(&pool->state) != RP_POOL_OPEN)
 		return RP_ECLOSED;

@@ -370,6 +370,12 @@ RP_API void rp_pool_destroy(rp_pool_t *pool)
 
 /* ---- submitting --------------------------------------------------------- */
 
+/*
+ * The most bytes one task's argument or result may claim: more than any
+ * machine can allocate, and far from overflowing the sums made of it.
+ */
+#define TASK_BYTES_MAX ((uint64_t)1 << 46)
+
 /* The deadline and retries opts ask for; -EINVAL for negative times. */
 static int limits_of(const struct rp_pool *pool,
 		     const struct rp_submit_opts *o, struct rp__limits *l)
@@ -400,6 +406,8 @@ static int submit_apply(rp_pool_t *pool, rp_task_fn fn, const void *arg,
 	if (!pool || !fn || (arg_len && !arg) ||
 	    limits_of(pool, opts, &b.limits) < 0)
 		return -EINVAL;
+	if (arg_len > TASK_BYTES_MAX || res_cap > TASK_BYTES_MAX)
+		return -ENOMEM;
 	r = rp__result_new(pool, res_cap, 0, dest, opts, 1);
 	if (!r)
 		return -ENOMEM;
@@ -463,6 +471,8 @@ static int check_map(rp_pool_t *pool, rp_task_fn fn, const void *items,
 	if (__builtin_mul_overflow(n, item_size, &total) ||
 	    __builtin_mul_overflow(n, result_size, &total))
 		return -EOVERFLOW;
+	if (item_size > TASK_BYTES_MAX || result_size > TASK_BYTES_MAX)
+		return -ENOMEM;
 	return 0;
 }
 

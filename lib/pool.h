@@ -142,7 +142,10 @@ struct rp__worker {
 	_Atomic bool stopped;             /* the pool killed it on purpose
 					   * (deadline, forced cancel) */
 	_Atomic uint32_t timed;           /* its busy slots with a deadline */
-	uint32_t slot_cursor;
+	/* Bit s % 64 of word s / 64 set: slot s is free.  Cleared by the
+	 * allocator (submit_lock), set by whoever settles (drain_lock). */
+	_Atomic uint64_t slot_free[RP_SLOTS / 64];
+	uint32_t slot_cursor;             /* the word allocation looks at first */
 	struct rp__slot slots[RP_SLOTS];
 };
 
@@ -215,6 +218,17 @@ struct rp_pool {
 	bool closed_broken;               /* close() was called on a broken pool */
 	bool joined;
 };
+
+/* The slot is free for reuse: after its busy flag was cleared. */
+static inline void rp__slot_mark_free(struct rp__worker *w,
+				      const struct rp__slot *sl)
+{
+	uint32_t s = (uint32_t)(sl - w->slots);
+
+	/* release: pairs with the allocator's acquire (dispatch.c). */
+	atomic_fetch_or_explicit(&w->slot_free[s / 64], 1ull << (s % 64),
+				 memory_order_release);
+}
 
 /* dispatch.c */
 uint64_t rp__batch_chunks(const struct rp__batch *b);

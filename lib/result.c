@@ -26,7 +26,8 @@
 
 #define RESULT_LIVE  0x52534c54u /* "RSLT" */
 #define RESULT_FREED 0x44454144u /* "DEAD" */
-#define RESULT_SMALL 64
+/* Results up to this size live inside the object: an apply's int. */
+#define RESULT_SMALL 16
 #define RESULTS_PER_BLOCK 256
 /* How long a waiter polls (draining rings itself) before it sleeps. */
 #define RESULT_SPIN_NS 50000
@@ -38,28 +39,42 @@
  */
 enum { RESULT_PENDING = 0, RESULT_DONE = 1 };
 
+/*
+ * Small, since a pipelined caller may hold millions: the error record
+ * (400 bytes) is allocated only for a failure.
+ */
 struct rp_result {
 	struct rp__sink sink;
 	uint32_t magic;
-	_Atomic bool user_freed;  /* rp_result_free was called */
-	_Atomic bool in_callback; /* its callback runs: usable even if freed */
 	_Atomic uint32_t state;   /* futex word */
 	_Atomic uint32_t waiters;
 	_Atomic int refs;
 	_Atomic uint64_t chunks_left;
-	bool apply;               /* one item whose result may shrink */
 	struct rp_pool *pool;     /* valid while pending */
-	pthread_mutex_t lock;     /* error, len */
-	int code;                 /* 0, or error.code once done */
-	bool failed;
-	struct rp_error error;
 	unsigned char *data;
 	size_t cap, len;
 	uint64_t item_result_size; /* map: bytes per item */
+	struct rp_error *error;   /* under error_lock; NULL until a failure */
+	int code;                 /* 0, or the failure's code once done */
+	_Atomic bool user_freed;  /* rp_result_free was called */
+	_Atomic bool in_callback; /* its callback runs: usable even if freed */
+	_Atomic bool error_lock;  /* error, failed: a spin lock (failures only) */
+	bool failed;
+	bool apply;               /* one item whose result may shrink */
 	bool owns_data;
-	struct rp_submit_opts cb;
+	rp_callback_fn callback, error_callback;
+	void *user;
 	struct rp_result *next;   /* free list, callback queue */
 	unsigned char small[RESULT_SMALL];
+};
+
+static_assert(sizeof(struct rp_result) <= 144, "a result stays small");
+
+/* What rp_result_error gives when the record itself could not be kept. */
+static const struct rp_error lost_error = {
+	.code = -ENOMEM,
+	.index = -1,
+	.message = "the failure's details were lost: out of memory",
 };
 
 /* ---- allocation ---------------------------------------------------------- */
@@ -106,7 +121,8 @@ static void result_release(struct rp_result *r)
 {
 	if (r->owns_data)
 		free(r->data);
-	pthread_mutex_destroy(&r->lock);
+	if (r->error != &lost_error)
+		free(r->error);
 	r->magic = RESULT_FREED;
 	r->next = NULL;
 	pthread_mutex_lock(&free_list.lock);
@@ -147,14 +163,28 @@ static void mark_done(struct rp_result *r)
 		rp__sys_futex_wake_private(&r->state);
 }
 
+static void error_lock(struct rp_result *r)
+{
+	/* acquire: pairs with error_unlock's release. */
+	while (atomic_exchange_explicit(&r->error_lock, true,
+					memory_order_acquire))
+		__builtin_ia32_pause();
+}
+
+static void error_unlock(struct rp_result *r)
+{
+	atomic_store_explicit(&r->error_lock, false, memory_order_release);
+}
+
 static void complete(struct rp_result *r)
 {
 	bool has_cb;
 
-	pthread_mutex_lock(&r->lock);
-	r->code = r->failed ? r->error.code : 0;
-	pthread_mutex_unlock(&r->lock);
-	has_cb = r->failed ? r->cb.error_callback != NULL : r->cb.callback != NULL;
+	error_lock(r);
+	if (r->failed && !r->code)
+		r->code = r->error->code; /* the first failure, by index */
+	error_unlock(r);
+	has_cb = r->failed ? r->error_callback != NULL : r->callback != NULL;
 	/* The queue's reference, taken before anyone may free the result. */
 	if (has_cb)
 		atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
@@ -170,17 +200,31 @@ static void count_down(struct rp_result *r)
 		complete(r);
 }
 
-/* Keep the failure with the lowest input index: map's "first error". */
+/*
+ * Keep the failure with the lowest input index: map's "first error".  Its
+ * record is allocated outside the lock; without memory, the code is still
+ * kept (r->code) and rp_result_error says the details were lost.
+ */
 static void record_failure(struct rp_result *r, const struct rp_error *err)
 {
-	pthread_mutex_lock(&r->lock);
-	if (!r->failed || err->index < r->error.index) {
-		r->error = *err;
+	struct rp_error *fresh = malloc(sizeof(*fresh));
+
+	error_lock(r);
+	if (!r->failed || (r->error != &lost_error && err->index < r->error->index)) {
+		if (!r->error)
+			r->error = fresh ? fresh : (struct rp_error *)&lost_error;
+		if (r->error != &lost_error) {
+			*r->error = *err;
+			if (r->apply)
+				r->error->index = -1;
+			fresh = r->error == fresh ? NULL : fresh;
+		} else {
+			r->code = err->code;
+		}
 		r->failed = true;
-		if (r->apply)
-			r->error.index = -1;
 	}
-	pthread_mutex_unlock(&r->lock);
+	error_unlock(r);
+	free(fresh);
 }
 
 static void result_chunk_done(struct rp__sink *s, uint64_t first_index,
@@ -255,12 +299,14 @@ struct rp_result *rp__result_new(struct rp_pool *pool, size_t cap,
 	r->cap = r->len = cap;
 	r->apply = item_size == 0;
 	r->item_result_size = item_size;
-	pthread_mutex_init(&r->lock, NULL);
 	atomic_init(&r->refs, 1);
 	atomic_init(&r->chunks_left, nchunks);
 	atomic_init(&r->state, nchunks ? RESULT_PENDING : RESULT_DONE);
-	if (opts)
-		r->cb = *opts;
+	if (opts) {
+		r->callback = opts->callback;
+		r->error_callback = opts->error_callback;
+		r->user = opts->user;
+	}
 	return r;
 }
 
@@ -297,11 +343,11 @@ void rp__result_fail_now(struct rp_result *r, const struct rp_error *err)
 /* On the callback thread: exactly once, then the queue's reference goes. */
 void rp__result_run_callback(struct rp_result *r)
 {
-	rp_callback_fn fn = r->failed ? r->cb.error_callback : r->cb.callback;
+	rp_callback_fn fn = r->failed ? r->error_callback : r->callback;
 
 	if (fn) {
 		atomic_store(&r->in_callback, true);
-		fn(r, r->cb.user);
+		fn(r, r->user);
 		atomic_store(&r->in_callback, false);
 	}
 	rp__result_put(r);
@@ -392,7 +438,7 @@ RP_API const struct rp_error *rp_result_error(rp_result_t *r)
 {
 	if (check_live(r) < 0 || !is_done(r) || r->code == 0)
 		return NULL;
-	return &r->error;
+	return r->error;
 }
 
 RP_API int rp_result_cancel(rp_result_t *r, bool force)

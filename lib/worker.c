@@ -348,7 +348,7 @@ static void run_task(struct worker *w, const struct rp_ring_rec *rec)
 					   .flags = RP_RESULT_CANCELED };
 
 		push(w, RP_REC_RESULT, &r, sizeof(r), NULL, 0);
-	} else if (sizeof(struct rp_result_rec) + out_len <= w->inline_max) {
+	} else if (out_len <= w->inline_max - sizeof(struct rp_result_rec)) {
 		run_inline(w, &t, items, out_len);
 	} else {
 		run_big(w, &t, items, out_len);

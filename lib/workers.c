@@ -70,6 +70,8 @@ int rp__workers_setup(struct rp_pool *pool)
 
 		w->index = i;
 		w->pidfd = -1;
+		for (uint32_t k = 0; k < RP_SLOTS / 64; k++)
+			atomic_init(&w->slot_free[k], ~0ull);
 		w->region.fd = -1;
 		err = rp__shm_create("rp-worker", region_bytes(pool), RP_SHM_SEAL,
 				     &w->region);
