@@ -417,6 +417,51 @@ RP_API int rp_pool_survivors(rp_pool_t *pool, pid_t *ret_pids, size_t cap);
  */
 RP_API void rp_pool_destroy(rp_pool_t *pool);
 
+/*
+ * Counters, to explain a pool's performance.  Pool-wide ones count since
+ * rp_pool_create; a worker's count since its current process started (a
+ * replacement starts from zero).  A worker's numbers come from its own
+ * shared memory and are shown as it wrote them.
+ */
+struct rp_pool_stats {
+	uint64_t tasks_submitted;  /* items accepted (an apply is one item) */
+	uint64_t chunks_sent;      /* chunks written into a worker's ring */
+	uint64_t chunks_completed; /* chunks that came back with results */
+	uint64_t chunks_failed;    /* chunks failed whole: death, deadline,
+				    * cancel, terminate */
+	uint64_t chunks_requeued;  /* chunks sent again after a death */
+	uint64_t pending_stalls;   /* submits that found every ring or slot
+				    * full and queued in the owner */
+	uint64_t wakeups_sent;     /* wake syscalls the owner made to workers */
+	uint64_t loop_wakeups;     /* times the owner's loop thread woke */
+	uint64_t respawns;         /* workers replaced */
+	uint64_t deadline_kills;   /* workers stopped for a task's deadline */
+	unsigned nworkers;
+};
+
+struct rp_worker_stats {
+	pid_t pid;                 /* 0 while there is none */
+	int cpu;                   /* pinned to; -1 if not */
+	uint32_t outstanding;      /* chunks it holds now */
+	uint64_t items;            /* items it ran */
+	uint64_t chunks;           /* chunks it ran */
+	uint64_t busy_ns;          /* time spent other than waiting for work */
+	uint64_t spins;            /* waits for work that ended spinning */
+	uint64_t sleeps;           /* waits for work that blocked */
+	uint64_t wakeups_sent;     /* wake syscalls it made to the owner */
+	uint64_t result_stalls;    /* waits for room in its result ring */
+	uint64_t rss_bytes;        /* resident memory (/proc/PID/statm) */
+};
+
+/*
+ * rp_pool_stats - the counters above: *ret (optional) for the pool, and
+ * up to cap workers' in workers[] (which may be NULL when cap is 0).
+ * Returns the number of workers, or -EINVAL.  Any thread; it takes the
+ * pool's locks briefly, so it is not for a hot path.
+ */
+RP_API int rp_pool_stats(rp_pool_t *pool, struct rp_pool_stats *ret,
+			 struct rp_worker_stats *workers, size_t cap);
+
 /* ------------------------------------------------------------------------ */
 /* Submitting work                                                          */
 /* ------------------------------------------------------------------------ */

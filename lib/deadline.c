@@ -90,8 +90,10 @@ static int64_t start_time(const struct rp__worker *w, uint32_t s,
 }
 
 /* Stop w for sl's deadline: TERM now, KILL at the end of the grace. */
-static int64_t expire(struct rp__worker *w, struct rp__slot *sl, int64_t now)
+static int64_t expire(struct rp_pool *pool, struct rp__worker *w,
+		      struct rp__slot *sl, int64_t now)
 {
+	RP_COUNT(pool, deadline_kills);
 	atomic_store(&sl->timed_out, true);
 	atomic_store(&w->stopped, true);
 	sl->term_ns = now;
@@ -100,8 +102,8 @@ static int64_t expire(struct rp__worker *w, struct rp__slot *sl, int64_t now)
 }
 
 /* The next time slot s of w needs a look, acting on it if due. */
-static int64_t check_slot(struct rp__worker *w, uint32_t s,
-			  struct rp__slot *sl, int64_t now)
+static int64_t check_slot(struct rp_pool *pool, struct rp__worker *w,
+			  uint32_t s, struct rp__slot *sl, int64_t now)
 {
 	uint32_t st = atomic_load(&w->ctl->slot_state[s]);
 	int64_t expiry;
@@ -115,7 +117,7 @@ static int64_t check_slot(struct rp__worker *w, uint32_t s,
 		sl->started_ns = start_time(w, s, sl, now);
 	if (!sl->term_ns) {
 		expiry = sl->started_ns + sl->limits.timeout_ns;
-		return now < expiry ? expiry : expire(w, sl, now);
+		return now < expiry ? expiry : expire(pool, w, sl, now);
 	}
 	if (!sl->killed) {
 		if (now < sl->term_ns + sl->limits.grace_ns)
@@ -150,7 +152,7 @@ int64_t rp__deadline_check(struct rp_pool *pool, int64_t now)
 			if (!atomic_load_explicit(&sl->busy, memory_order_acquire) ||
 			    !sl->limits.timeout_ns)
 				continue;
-			t = check_slot(w, s, sl, now);
+			t = check_slot(pool, w, s, sl, now);
 			if (t < next)
 				next = t;
 		}

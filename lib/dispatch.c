@@ -250,6 +250,7 @@ static int write_chunk(struct rp_pool *pool, struct rp__worker *w,
 	}
 	if (pool->max_tasks && ++w->dispatched >= pool->max_tasks)
 		w->retiring = true;
+	pool->counters.chunks_sent++;
 	return 0;
 }
 
@@ -344,6 +345,7 @@ static uint32_t fail_batch_rest(struct rp_pool *pool, struct rp__batch *b,
 		uint32_t k = (uint32_t)(left < b->chunksize ? left : b->chunksize);
 
 		why.index = (int64_t)b->next_index;
+		RP_COUNT(pool, chunks_failed);
 		b->sink->ops->chunk_failed(b->sink, b->next_index, k, &why);
 		b->next_index += k;
 		rp__chunk_finished(pool);
@@ -423,6 +425,7 @@ struct rp__batch **rp__dispatch_requeue(struct rp_pool *pool,
 
 	if (!q)
 		return NULL;
+	RP_COUNT(pool, chunks_requeued);
 	q->next = *at;
 	*at = q;
 	if (!q->next)
@@ -449,11 +452,14 @@ int rp__dispatch_submit(struct rp_pool *pool, const struct rp__batch *b_in,
 		return err;
 	}
 	atomic_fetch_add(&pool->unfinished, rp__batch_chunks(&b));
+	pool->counters.tasks_submitted += b.end_index - b.next_index;
 	if (!pool->pending_head)
 		while (b.next_index < b.end_index &&
 		       dispatch_one(pool, &b, &touched) == 0)
 			;
 	publish_touched(pool, touched);
+	if (b.next_index < b.end_index)
+		pool->counters.pending_stalls++;
 	err = b.next_index < b.end_index ? enqueue(pool, &b, borrowed) : 0;
 	if (err < 0) {
 		/* Too late to refuse: chunks went out.  Fail the rest. */
@@ -506,6 +512,7 @@ static uint32_t cancel_queued(struct rp_pool *pool, struct rp__sink *sink,
 			 * only frees the slot (drain.c). */
 			atomic_store(&sl->canceled, true);
 			why.index = (int64_t)sl->first_index;
+			RP_COUNT(pool, chunks_failed);
 			sink->ops->chunk_failed(sink, sl->first_index, sl->nitems,
 						&why);
 			rp__chunk_finished(pool);

@@ -78,9 +78,11 @@ static void settle_slot(struct rp_pool *pool, struct rp__worker *w,
 	atomic_store_explicit(&sl->busy, false, memory_order_release);
 	rp__slot_mark_free(w, sl);
 	if (report && why) {
+		RP_COUNT(pool, chunks_failed);
 		e.index = apply ? -1 : (int64_t)first;
 		sink->ops->chunk_failed(sink, first, n, &e);
 	} else if (report) {
+		pool->counters.chunks_completed++;
 		sink->ops->chunk_done(sink, first, n, len);
 	}
 	if (report)

@@ -220,6 +220,7 @@ static void *loop_main(void *arg)
 			arm_pidfd(ls, i);
 
 		wait_events(pool, helped, deadline);
+		RP_COUNT(pool, loop_wakeups);
 		io_uring_for_each_cqe(&pool->uring, head, cqe) {
 			on_cqe(ls, cqe);
 			seen++;

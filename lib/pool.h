@@ -193,6 +193,16 @@ struct rp_pool {
 	uint32_t failure_pos;
 	uint64_t failures;
 
+	struct rp__counters {
+		/* under submit_lock */
+		uint64_t tasks_submitted, chunks_sent, pending_stalls;
+		/* under drain_lock */
+		uint64_t chunks_completed;
+		/* from anywhere, and rare: relaxed atomics */
+		_Atomic uint64_t chunks_failed, chunks_requeued, respawns,
+			deadline_kills, loop_wakeups;
+	} counters;
+
 	/* The loop thread. */
 	pthread_t loop_thread;
 	bool loop_running;
@@ -229,6 +239,10 @@ static inline void rp__slot_mark_free(struct rp__worker *w,
 	atomic_fetch_or_explicit(&w->slot_free[s / 64], 1ull << (s % 64),
 				 memory_order_release);
 }
+
+/* A rare event's counter (struct rp__counters, the atomic ones). */
+#define RP_COUNT(pool, field) \
+	atomic_fetch_add_explicit(&(pool)->counters.field, 1, memory_order_relaxed)
 
 /* dispatch.c */
 uint64_t rp__batch_chunks(const struct rp__batch *b);

@@ -73,6 +73,20 @@ struct rp_worker_ctl {
 	 * hint for deadlines, untrusted: the owner clamps it (deadline.c). */
 	RP_ATOMIC(uint64_t) run_start_ns;
 	RP_ATOMIC(uint32_t) run_slot;
+	uint32_t pad1;
+	/* The worker's counters, for rp_pool_stats (stats.c): written by the
+	 * worker alone, relaxed, each time it goes idle and wakes; untrusted
+	 * numbers, shown as they are. */
+	struct rp_worker_counters {
+		RP_ATOMIC(uint64_t) items;      /* items run */
+		RP_ATOMIC(uint64_t) chunks;     /* chunks run */
+		RP_ATOMIC(uint64_t) busy_ns;    /* time not waiting for work */
+		RP_ATOMIC(uint64_t) busy_since; /* CLOCK_MONOTONIC; 0: idle */
+		RP_ATOMIC(uint64_t) spins;      /* waits for work ended spinning */
+		RP_ATOMIC(uint64_t) sleeps;     /* waits for work that blocked */
+		RP_ATOMIC(uint64_t) wakeups;    /* wake syscalls to the owner */
+		RP_ATOMIC(uint64_t) stalls;     /* waits for result ring space */
+	} counters;
 };
 
 #define RP_WORKER_CTL_MAGIC 0x4c544352u /* "RCTL" */

@@ -108,6 +108,42 @@ RP_API int rp_task_worker(const rp_task_ctx_t *ctx)
 
 /* ---- pushing results ----------------------------------------------------- */
 
+/* ---- counters ---------------------------------------------------------- */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* relaxed: single writer, and the reader only shows them. */
+#define COUNTER_SET(w, field, v) \
+	atomic_store_explicit(&(w)->ctl->counters.field, (v), memory_order_relaxed)
+#define COUNTER_GET(w, field) \
+	atomic_load_explicit(&(w)->ctl->counters.field, memory_order_relaxed)
+
+/* Going to wait for work: close the busy stretch, publish the wake counts. */
+static void note_idle(struct worker *w)
+{
+	uint64_t since = COUNTER_GET(w, busy_since);
+
+	if (since)
+		COUNTER_SET(w, busy_ns, COUNTER_GET(w, busy_ns) + mono_ns() - since);
+	COUNTER_SET(w, busy_since, 0);
+	COUNTER_SET(w, spins, w->tasks.wake.spins);
+	COUNTER_SET(w, sleeps, w->tasks.wake.sleeps);
+	COUNTER_SET(w, wakeups, w->results.wake.wakeups);
+}
+
+static void note_busy(struct worker *w)
+{
+	COUNTER_SET(w, busy_since, mono_ns());
+}
+
+/* ---- pushing results ----------------------------------------------------- */
+
 /* Reserve room for a record, waiting (after publishing) while it is full. */
 static void *reserve(struct worker *w, uint16_t kind, uint32_t len)
 {
@@ -115,6 +151,7 @@ static void *reserve(struct worker *w, uint16_t kind, uint32_t len)
 	int err;
 
 	while ((err = rp__ring_reserve(&w->results, kind, len, &p)) == -ENOBUFS) {
+		COUNTER_SET(w, stalls, COUNTER_GET(w, stalls) + 1);
 		rp__ring_publish(&w->results);
 		rp__ring_wait_writable(&w->results, len, -1);
 	}
@@ -189,7 +226,9 @@ static void next_record(struct worker *w, struct rp_ring_rec *rec)
 	while ((err = rp__ring_peek(&w->tasks, rec)) == -EAGAIN) {
 		rp__ring_publish(&w->results);
 		rp__ring_release(&w->tasks);
+		note_idle(w);
 		rp__ring_wait_readable(&w->tasks, -1);
+		note_busy(w);
 	}
 	if (err < 0)
 		_exit(RP_WORKER_EXIT_PROTOCOL);
@@ -312,11 +351,7 @@ static bool start_slot(struct worker *w, uint32_t slot)
  * owner that sees RUNNING and run_slot == slot (acquire) sees the time. */
 static void note_start(struct worker *w, uint32_t slot)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	atomic_store_explicit(&w->ctl->run_start_ns,
-			      (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
+	atomic_store_explicit(&w->ctl->run_start_ns, mono_ns(),
 			      memory_order_relaxed);
 	atomic_store_explicit(&w->ctl->run_slot, slot, memory_order_release);
 }
@@ -343,6 +378,8 @@ static void run_task(struct worker *w, const struct rp_ring_rec *rec)
 
 	if (t.flags & RP_TASK_TIMED)
 		note_start(w, t.slot);
+	COUNTER_SET(w, chunks, COUNTER_GET(w, chunks) + 1);
+	COUNTER_SET(w, items, COUNTER_GET(w, items) + t.nitems);
 	if (!start_slot(w, t.slot)) {
 		struct rp_result_rec r = { .slot = t.slot,
 					   .flags = RP_RESULT_CANCELED };
@@ -463,6 +500,7 @@ int rp__worker_main(void *payload, size_t len)
 	if (open_rings(&w, &a, &regions[a.index]) < 0)
 		return RP_WORKER_EXIT_PROTOCOL;
 	rp__crash_handler_install(w.ctl);
+	note_busy(&w);
 	if (run_initializer(&w, &a, regions + a.nworkers) != 0)
 		return RP_WORKER_EXIT_INIT;
 

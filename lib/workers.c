@@ -301,6 +301,7 @@ static void mark_broken(struct rp_pool *pool, const struct rp_error *why)
 
 static void respawn(struct rp_pool *pool, struct rp__worker *w)
 {
+	RP_COUNT(pool, respawns);
 	atomic_store(&w->corrupt, false);
 	atomic_store(&w->init_seen, false);
 	atomic_store(&w->stopped, false);
