@@ -45,9 +45,10 @@ static int read_header(void *mem, size_t bytes, uint64_t *ret_cap,
 	if (sh->magic != RP_RING_MAGIC || sh->version != RP_RING_VERSION ||
 	    !valid_capacity(cap) || bytes - sizeof(*sh) < cap)
 		return -EBADMSG;
-	/* acquire: pairs with the seq_cst exchanges in publish/release. */
-	head = __atomic_load_n(&sh->head, __ATOMIC_ACQUIRE);
-	tail = __atomic_load_n(&sh->tail, __ATOMIC_ACQUIRE);
+	/* acquire: pairs with the stores of the indices (release, or a seq_cst
+	 * exchange: rp__wake_store_progress()) in publish/release. */
+	head = atomic_load_explicit(&sh->head, memory_order_acquire);
+	tail = atomic_load_explicit(&sh->tail, memory_order_acquire);
 	if (((head | tail) & 7) || tail - head > cap)
 		return -EBADMSG;
 	*ret_cap = cap;
@@ -113,13 +114,14 @@ static int producer_corrupt(struct rp_ring_producer *p)
 
 /*
  * Read the consumer's head and check it: 8-aligned, not behind what we saw
- * before, not past what we published.  order: ACQUIRE on the fast path,
- * SEQ_CST from a wait's readiness test (wake.h handshake).
+ * before, not past what we published.  order: acquire on the fast path,
+ * seq_cst from a wait's readiness test (wake.h handshake).
  */
-static int refresh_head(struct rp_ring_producer *p, int order)
+static int refresh_head(struct rp_ring_producer *p, memory_order order)
 {
-	/* Pairs with the seq_cst exchange of head in rp__ring_release(). */
-	uint64_t h = __atomic_load_n(&p->sh->head, order);
+	/* Pairs with the store of head (release, or a seq_cst exchange) in
+	 * rp__ring_release(). */
+	uint64_t h = atomic_load_explicit(&p->sh->head, order);
 
 	if ((h & 7) || h - p->head_cache > p->tail_pub - p->head_cache)
 		return producer_corrupt(p);
@@ -166,7 +168,7 @@ int rp__ring_reserve_slow(struct rp_ring_producer *p, uint16_t kind,
 		return -EMSGSIZE;
 	need = space_needed(p, size);
 	if (!has_room(p, need)) {
-		ret = refresh_head(p, __ATOMIC_ACQUIRE);
+		ret = refresh_head(p, memory_order_acquire);
 		if (ret < 0)
 			return ret;
 		if (!has_room(p, need))
@@ -209,10 +211,11 @@ static int consumer_corrupt(struct rp_ring_consumer *c)
  * Read the producer's tail and check it: 8-aligned, not behind what we saw
  * before, at most one capacity ahead of our head.
  */
-static int refresh_tail(struct rp_ring_consumer *c, int order)
+static int refresh_tail(struct rp_ring_consumer *c, memory_order order)
 {
-	/* Pairs with the seq_cst exchange of tail in rp__ring_publish(). */
-	uint64_t t = __atomic_load_n(&c->sh->tail, order);
+	/* Pairs with the store of tail (release, or a seq_cst exchange) in
+	 * rp__ring_publish(). */
+	uint64_t t = atomic_load_explicit(&c->sh->tail, order);
 	uint64_t ahead = t - c->head;
 
 	if ((t & 7) || ahead > c->mask + 1 || ahead < c->tail_cache - c->head)
@@ -271,7 +274,7 @@ int rp__ring_peek_refill(struct rp_ring_consumer *c,
 	 * finding new records (it would otherwise release only when idle).
 	 */
 	rp__ring_release(c);
-	ret = refresh_tail(c, __ATOMIC_ACQUIRE);
+	ret = refresh_tail(c, memory_order_acquire);
 	if (ret < 0)
 		return ret;
 	if (c->tail_cache == c->head)
@@ -303,7 +306,8 @@ bool rp__ring_readable(void *consumer)
 	if (c->err || c->tail_cache != c->head)
 		return true;
 	/* seq_cst: the re-check of the wake.h handshake, after store (A). */
-	return refresh_tail(c, __ATOMIC_SEQ_CST) < 0 || c->tail_cache != c->head;
+	return refresh_tail(c, memory_order_seq_cst) < 0 ||
+	       c->tail_cache != c->head;
 }
 
 struct writable_arg {
@@ -318,7 +322,7 @@ static bool writable(void *arg)
 	if (a->p->err || has_room(a->p, a->need))
 		return true;
 	/* seq_cst: the re-check of the wake.h handshake, after store (A). */
-	return refresh_head(a->p, __ATOMIC_SEQ_CST) < 0 ||
+	return refresh_head(a->p, memory_order_seq_cst) < 0 ||
 	       has_room(a->p, a->need);
 }
 

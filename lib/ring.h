@@ -51,7 +51,9 @@
  *   payload <= capacity / 2 - 8 (RP_RING_MAX_PAYLOAD); more is -EMSGSIZE.
  *
  * The hot path is inline here; open, wrap, refresh and error paths are in
- * ring.c.  Atomics use GCC's __atomic builtins; see wake.h for why.
+ * ring.c.  head and tail are RP_ATOMIC (see wake.h): _Atomic in C, read and
+ * written with <stdatomic.h>.  Record headers in the data area are plain
+ * bytes, read with GCC's __atomic builtin (one 64-bit load).
  */
 #ifndef RP_RING_H
 #define RP_RING_H
@@ -285,7 +287,9 @@ static inline int rp__ring_push(struct rp_ring_producer *p, uint16_t kind,
 		v[1] = word;
 		memcpy(rec, &v, sizeof(v));
 	} else {
-		memcpy(rec, &v[0], RP_RING_HDR);
+		/* The header alone: v's first 8 bytes, v[0] (a vector element
+		 * has no address in clang). */
+		memcpy(rec, &v, RP_RING_HDR);
 		if (len) /* an empty record may come with a NULL buf */
 			memcpy(rec + RP_RING_HDR, buf, len);
 	}

@@ -44,9 +44,16 @@
  * Exactly one waiter per word.  The futex is a shared one (no
  * FUTEX_PRIVATE_FLAG): the two sides are different processes.
  *
- * The atomics below use GCC's __atomic builtins, on which <stdatomic.h> is
- * built, so that this header also compiles as C++17 for the benchmarks; in C
- * the shared fields are _Atomic so that no plain access can slip in.
+ * Atomics in shared memory (here, ring.h, proto.h): a field is declared
+ * RP_ATOMIC(T).  In C that is an _Atomic T, so that no plain access can slip
+ * in, and C code uses <stdatomic.h> on it (atomic_load_explicit() and the
+ * like), never GCC's __atomic builtins: clang rejects those on _Atomic
+ * objects.  This header also compiles as C++17 for the benchmarks, where
+ * RP_ATOMIC(T) is a plain T of the same size and <stdatomic.h> cannot be
+ * used; so the inline functions below go through RP_ATOMIC_LOAD() and the
+ * like, which are the <stdatomic.h> calls in C and the __atomic builtins
+ * they are built on in C++.  Their orders are __ATOMIC_* constants, which
+ * equal the memory_order_* ones in both.
  */
 #ifndef RP_WAKE_H
 #define RP_WAKE_H
@@ -58,9 +65,16 @@
 #ifdef __cplusplus
 extern "C" {
 #define RP_ATOMIC(T) T
+#define RP_ATOMIC_LOAD(p, mo)		__atomic_load_n((p), (mo))
+#define RP_ATOMIC_STORE(p, v, mo)	__atomic_store_n((p), (v), (mo))
+#define RP_ATOMIC_EXCHANGE(p, v, mo)	__atomic_exchange_n((p), (v), (mo))
 #else
 #include <assert.h>
+#include <stdatomic.h>
 #define RP_ATOMIC(T) _Atomic T
+#define RP_ATOMIC_LOAD(p, mo)		atomic_load_explicit((p), (mo))
+#define RP_ATOMIC_STORE(p, v, mo)	atomic_store_explicit((p), (v), (mo))
+#define RP_ATOMIC_EXCHANGE(p, v, mo)	atomic_exchange_explicit((p), (v), (mo))
 #endif
 
 struct io_uring;
@@ -142,9 +156,9 @@ static inline void rp__wake_store_progress(const struct rp_wake *w,
 					   uint64_t value)
 {
 	if (RP_LIKELY(w->asym))
-		__atomic_store_n(index, value, __ATOMIC_RELEASE);
+		RP_ATOMIC_STORE(index, value, __ATOMIC_RELEASE);
 	else
-		__atomic_exchange_n(index, value, __ATOMIC_SEQ_CST);
+		RP_ATOMIC_EXCHANGE(index, value, __ATOMIC_SEQ_CST);
 }
 
 /*
@@ -156,7 +170,7 @@ static inline void rp__wake_peer(struct rp_wake *w)
 	/* Compiler barrier: B stays after P; the CPU side is M's job. */
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	/* seq_cst: pairs with the store A in announce() (wake.c). */
-	if (RP_UNLIKELY(__atomic_load_n(&w->peer->sleeping, __ATOMIC_SEQ_CST)))
+	if (RP_UNLIKELY(RP_ATOMIC_LOAD(&w->peer->sleeping, __ATOMIC_SEQ_CST)))
 		rp__wake_peer_slow(w);
 }
 

@@ -272,7 +272,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (sleeping & (1u << i))
 			atomic_store(&sh->writable.sleeping, 1);
 		/* release: as the worker's rp__ring_publish() */
-		__atomic_store_n(&sh->tail, head0 + tail_off, __ATOMIC_RELEASE);
+		atomic_store_explicit(&sh->tail, head0 + tail_off,
+				      memory_order_release);
 		rp__drain_worker(pool, w);
 		/* A ring the consumer found corrupt marks the worker so. */
 		CHECK(!w->results.err || atomic_load(&w->corrupt));
