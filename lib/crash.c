@@ -9,6 +9,7 @@
 #include "crash.h"
 
 #include <dlfcn.h>
+#include <stdbool.h>
 #include <execinfo.h>
 #include <signal.h>
 #include <stdio.h>
@@ -77,13 +78,24 @@ void rp__crash_handler_install(struct rp_worker_ctl *ctl)
 		sigaction(fault_signals[i], &sa, NULL);
 }
 
+static bool is_fault_signal(int signal)
+{
+	for (size_t i = 0; i < sizeof(fault_signals) / sizeof(fault_signals[0]); i++)
+		if (fault_signals[i] == signal)
+			return true;
+	return false;
+}
+
 void rp__crash_describe(const struct rp_worker_ctl *ctl, int signal,
 			struct rp_error *why)
 {
 	uint32_t n = ctl->crash_frames;
 	Dl_info info;
 
-	if (signal <= 0 || ctl->crash_signal != (uint32_t)signal || n == 0)
+	/* Only a crash signal, the one that killed it: the fields are the
+	 * worker's to scribble on, and a plain kill has no stack. */
+	if (!is_fault_signal(signal) || ctl->crash_signal != (uint32_t)signal ||
+	    n == 0)
 		return;
 	if (n > RP_BACKTRACE_MAX)
 		n = RP_BACKTRACE_MAX;

@@ -67,6 +67,13 @@ uint64_t rp__chunk_fit(const struct rp_pool *pool, uint64_t chunksize,
 
 /* ---- slots and workers ----------------------------------------------------- */
 
+/* A slot taken but not used after all. */
+static void slot_unalloc(struct rp__worker *w, int slot)
+{
+	atomic_fetch_or_explicit(&w->slot_free[slot / 64], 1ull << (slot % 64),
+				 memory_order_relaxed);
+}
+
 /* The lowest free slot of the first word that has one: a few loads. */
 static int slot_alloc(struct rp__worker *w)
 {
@@ -95,7 +102,8 @@ static int slot_alloc(struct rp__worker *w)
 /* A replacement still in its initializer may take work: it queues. */
 static bool can_take(const struct rp__worker *w)
 {
-	return !atomic_load(&w->dead) && !w->retiring && w->pidfd >= 0;
+	return !atomic_load(&w->dead) && !w->retiring && w->pidfd >= 0 &&
+	       !atomic_load_explicit(&w->corrupt, memory_order_relaxed);
 }
 
 /*
@@ -138,6 +146,17 @@ static unsigned order_workers(struct rp_pool *pool, struct rp__worker **out)
 
 /* ---- writing task records ---------------------------------------------- */
 
+/*
+ * The worker wrote nonsense into its task ring's consumer index (the ring
+ * refuses it, for good): it is treated as a corrupt worker, killed, and
+ * its death fails or requeues its chunks.
+ */
+static int task_ring_broken(struct rp__worker *w, int err)
+{
+	rp__worker_mark_corrupt(w);
+	return err;
+}
+
 static int reserve_waiting(struct rp__worker *w, uint16_t kind, uint32_t len,
 			   void **ret)
 {
@@ -149,7 +168,7 @@ static int reserve_waiting(struct rp__worker *w, uint16_t kind, uint32_t len,
 		rp__ring_publish(&w->tasks);
 		rp__ring_wait_writable(&w->tasks, len, BIG_WAIT_SLICE_NS);
 	}
-	return err;
+	return err < 0 ? task_ring_broken(w, err) : 0;
 }
 
 /* A payload larger than a record: the task header, then FRAG pieces. */
@@ -224,13 +243,16 @@ static int write_chunk(struct rp_pool *pool, struct rp__worker *w,
 	};
 	int slot = slot_alloc(w);
 	void *p = NULL;
+	int err;
 
 	if (slot < 0)
 		return slot;
 	t.slot = (uint32_t)slot;
-	if (!big && rp__ring_reserve(&w->tasks, RP_REC_TASK,
-				     (uint32_t)(sizeof(t) + in_len), &p) < 0)
-		return -ENOBUFS;
+	if (!big && (err = rp__ring_reserve(&w->tasks, RP_REC_TASK,
+					    (uint32_t)(sizeof(t) + in_len), &p)) < 0) {
+		slot_unalloc(w, slot);
+		return err == -ENOBUFS ? err : task_ring_broken(w, -ENOBUFS);
+	}
 
 	fill_slot(&w->slots[slot], b, first, nitems);
 	b->sink->ops->get(b->sink);
@@ -332,6 +354,26 @@ void rp__dispatch_kick(struct rp_pool *pool)
 }
 
 /* ---- submitting --------------------------------------------------------- */
+
+/*
+ * Every worker's slots are taken: most of them are usually done, their
+ * results waiting in the result rings for a drainer.  With submit_lock,
+ * drain them here if nobody else is (lock order allows it), rather than
+ * queue the chunk and leave its dispatch to another thread.  True when
+ * something was drained.
+ */
+static bool make_room(struct rp_pool *pool)
+{
+	uint64_t before = pool->counters.chunks_completed;
+	bool got;
+
+	if (pthread_mutex_trylock(&pool->drain_lock) != 0)
+		return false;
+	rp__drain_all(pool);
+	got = pool->counters.chunks_completed != before;
+	pthread_mutex_unlock(&pool->drain_lock);
+	return got;
+}
 
 /* Fail b's chunks that were not sent, each as a whole. */
 static uint32_t fail_batch_rest(struct rp_pool *pool, struct rp__batch *b,
@@ -455,7 +497,8 @@ int rp__dispatch_submit(struct rp_pool *pool, const struct rp__batch *b_in,
 	pool->counters.tasks_submitted += b.end_index - b.next_index;
 	if (!pool->pending_head)
 		while (b.next_index < b.end_index &&
-		       dispatch_one(pool, &b, &touched) == 0)
+		       (dispatch_one(pool, &b, &touched) == 0 ||
+			(make_room(pool) && dispatch_one(pool, &b, &touched) == 0)))
 			;
 	publish_touched(pool, touched);
 	if (b.next_index < b.end_index)

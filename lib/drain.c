@@ -108,10 +108,16 @@ static void finish_slot(struct rp_pool *pool, struct rp__worker *w,
 	settle_slot(pool, w, sl, NULL);
 }
 
-static int corrupt(struct rp__worker *w)
+/* Its shared memory broke a check: kill it; its death settles the rest. */
+void rp__worker_mark_corrupt(struct rp__worker *w)
 {
 	if (!atomic_exchange(&w->corrupt, true) && w->pidfd >= 0)
 		rp__sys_pidfd_send_signal(w->pidfd, w->pid, SIGKILL);
+}
+
+static int corrupt(struct rp__worker *w)
+{
+	rp__worker_mark_corrupt(w);
 	return -EBADMSG;
 }
 

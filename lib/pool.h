@@ -273,6 +273,7 @@ void rp__fail_slots(struct rp_pool *pool, struct rp__worker *w,
 		    const struct rp_error *why);
 void rp__chunk_finished(struct rp_pool *pool);
 void rp__slot_release(struct rp__worker *w, struct rp__slot *sl);
+void rp__worker_mark_corrupt(struct rp__worker *w);
 
 /* loop.c */
 int rp__loop_start(struct rp_pool *pool);

@@ -342,9 +342,9 @@ static bool start_slot(struct worker *w, uint32_t slot)
 
 	/* seq_cst CAS: pairs with the owner's CAS QUEUED -> CANCELED in
 	 * rp_result_cancel; exactly one of them succeeds. */
-	return __atomic_compare_exchange_n(&w->ctl->slot_state[slot], &expected,
-					   RP_SLOT_RUNNING, false,
-					   __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	return atomic_compare_exchange_strong_explicit(
+		&w->ctl->slot_state[slot], &expected, RP_SLOT_RUNNING,
+		memory_order_seq_cst, memory_order_seq_cst);
 }
 
 /* For the owner's deadline: written before the slot shows RUNNING, so the

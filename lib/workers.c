@@ -211,8 +211,8 @@ static void reap(struct rp_pool *pool, struct rp__worker *w,
 		rp__sys_wait_readable(w->pidfd, -1);
 	if (atomic_load(&w->corrupt)) {
 		rp__error_set(why, RP_ECORRUPT, -1, w->pid,
-			      "worker %d wrote an invalid result record and was "
-			      "replaced", (int)w->pid);
+			      "worker %d corrupted its shared rings (an invalid "
+			      "record or index) and was replaced", (int)w->pid);
 	} else if (atomic_load(&pool->state) == RP_POOL_TERMINATED) {
 		rp__error_set(why, RP_ETERMINATED, -1, w->pid,
 			      "the pool was terminated");

@@ -65,7 +65,9 @@ static void test_timeout(void **state)
 
 	assert_int_equal(test_ring_create(&t, 256, 1), 0);
 	assert_int_equal(rp__ring_wait_readable(&t.cons, 1000000), -ETIMEDOUT);
-	assert_int_equal(t.cons.wake.sleeps, 1);
+	/* At most one sleep: none if a preemption ate the millisecond while
+	 * it spun (timing must not decide the test). */
+	assert_true(t.cons.wake.sleeps <= 1);
 	assert_int_equal(((struct rp_ring_shared *)t.shm.addr)->readable.sleeping, 0);
 	/* Full ring: the producer's wait times out the same way. */
 	while (rp__ring_reserve(&t.prod, 1, 8, &p) == 0)
