@@ -327,6 +327,30 @@ RP_API int rp_task_worker(const rp_task_ctx_t *ctx);
  * own worker process, inside the task or initializer.
  */
 
+/*
+ * How the pool waits: a worker for tasks, the owner's threads for results.
+ * Every wait first spins for an adaptive budget (1 to 40 us: it grows when
+ * spinning pays, halves when it does not), then announces that it sleeps
+ * and blocks on a futex; the other side makes a wake syscall only for a
+ * waiter that announced it.
+ *   RP_WAIT_SPIN   spin with pause instructions: the fastest hand-over
+ *                  when every busy thread has a core of its own;
+ *   RP_WAIT_YIELD  spin, but sched_yield() every ~1 us of it, so that a
+ *                  thread queued for the same core (the one that is about
+ *                  to hand us work) runs at once;
+ *   RP_WAIT_SLEEP  no spinning: the least CPU, a wake syscall per hand-over;
+ *   RP_WAIT_AUTO   YIELD when nworkers >= the CPUs this process may use,
+ *                  since the caller's thread then shares a core with a
+ *                  worker; SPIN otherwise.
+ * An idle pool sleeps in any case: spinning ends within 40 us.
+ */
+enum rp_wait_policy {
+	RP_WAIT_AUTO = 0,
+	RP_WAIT_SPIN,
+	RP_WAIT_YIELD,
+	RP_WAIT_SLEEP,
+};
+
 struct rp_pool_opts {
 	unsigned nworkers;           /* 0: rp_cpu_count(); at most 4096 */
 	rp_init_fn initializer;      /* optional */
@@ -346,6 +370,7 @@ struct rp_pool_opts {
 				      * pool; 0: 10 per worker; RP_NO_LIMIT:
 				      * never */
 	int64_t failure_window_ns;   /* 0: 10 s */
+	enum rp_wait_policy wait_policy; /* see below; default RP_WAIT_AUTO */
 };
 
 #define RP_NO_LIMIT ((unsigned)-1)
@@ -363,8 +388,9 @@ struct rp_pool_opts {
  * worker ran its initializer: an initializer that fails makes the call
  * fail with RP_EINIT (details in opts->init_error), never a respawn loop.
  * Returns 0 and *ret_pool, -EINVAL (NULL, ring_bytes not a power of two in
- * range, initarg NULL with a length, bad start method), RP_EINIT, -ENOMEM,
- * or the errno of a failed clone.
+ * range, initarg NULL with a length, bad start method or wait policy,
+ * nworkers over 4096, a negative time), RP_EINIT, -ENOMEM, or the errno of
+ * a failed clone.
  */
 RP_API int rp_pool_create(const struct rp_pool_opts *opts,
 			  rp_pool_t **ret_pool);

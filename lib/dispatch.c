@@ -70,8 +70,7 @@ uint64_t rp__chunk_fit(const struct rp_pool *pool, uint64_t chunksize,
 /* A slot taken but not used after all. */
 static void slot_unalloc(struct rp__worker *w, int slot)
 {
-	atomic_fetch_or_explicit(&w->slot_free[slot / 64], 1ull << (slot % 64),
-				 memory_order_relaxed);
+	w->slot_taken[slot / 64] ^= 1ull << (slot % 64);
 }
 
 /* The lowest free slot of the first word that has one: a few loads. */
@@ -83,16 +82,15 @@ static int slot_alloc(struct rp__worker *w)
 		uint32_t k = (w->slot_cursor + i) % words;
 		/* acquire: pairs with rp__slot_mark_free's release, so the
 		 * slot's last settlement is complete. */
-		uint64_t m = atomic_load_explicit(&w->slot_free[k],
-						  memory_order_acquire);
+		uint64_t m = ~(w->slot_taken[k] ^
+			       atomic_load_explicit(&w->slot_given[k],
+						    memory_order_acquire));
 		int b;
 
 		if (!m)
 			continue;
 		b = __builtin_ctzll(m);
-		/* Only this thread clears bits (submit_lock). */
-		atomic_fetch_and_explicit(&w->slot_free[k], ~(1ull << b),
-					  memory_order_relaxed);
+		w->slot_taken[k] ^= 1ull << b;
 		w->slot_cursor = k;
 		return (int)(k * 64 + (uint32_t)b);
 	}
@@ -113,7 +111,7 @@ static bool can_take(const struct rp__worker *w)
  */
 static uint64_t load_key(const struct rp__worker *w, int my_cpu)
 {
-	uint64_t load = atomic_load_explicit(&w->outstanding, memory_order_relaxed);
+	uint64_t load = rp__worker_load(w);
 
 	return load << 1 | (w->cpu >= 0 && w->cpu == my_cpu);
 }
@@ -256,11 +254,17 @@ static int write_chunk(struct rp_pool *pool, struct rp__worker *w,
 
 	fill_slot(&w->slots[slot], b, first, nitems);
 	b->sink->ops->get(b->sink);
-	atomic_fetch_add_explicit(&w->outstanding, 1, memory_order_relaxed);
+	/* relaxed load and store: the one writer, under submit_lock. */
+	atomic_store_explicit(&w->chunks_sent,
+			      atomic_load_explicit(&w->chunks_sent,
+						   memory_order_relaxed) + 1,
+			      memory_order_relaxed);
 	/* release: the drainer's acquire of busy sees the fields above. */
 	atomic_store_explicit(&w->slots[slot].busy, true, memory_order_release);
-	/* Before the record is visible: the worker's CAS expects QUEUED. */
-	atomic_store(&w->ctl->slot_state[slot], RP_SLOT_QUEUED);
+	/* Before the record is visible: the worker's CAS expects QUEUED.
+	 * relaxed: the ring's release publication orders it before. */
+	atomic_store_explicit(&w->ctl->slot_state[slot], RP_SLOT_QUEUED,
+			      memory_order_relaxed);
 	rp__deadline_sent(pool, w, &w->slots[slot]);
 	if (big) {
 		write_big(pool, w, &t, items, in_len);

@@ -74,7 +74,6 @@ static void settle_slot(struct rp_pool *pool, struct rp__worker *w,
 	if (report && why)
 		slot_error(w, sl, why, &e);
 	rp__deadline_settled(w, sl);
-	atomic_fetch_sub_explicit(&w->outstanding, 1, memory_order_relaxed);
 	atomic_store_explicit(&sl->busy, false, memory_order_release);
 	rp__slot_mark_free(w, sl);
 	if (report && why) {
@@ -96,7 +95,6 @@ void rp__slot_release(struct rp__worker *w, struct rp__slot *sl)
 	struct rp__sink *sink = sl->sink;
 
 	rp__deadline_settled(w, sl);
-	atomic_fetch_sub_explicit(&w->outstanding, 1, memory_order_relaxed);
 	atomic_store_explicit(&sl->busy, false, memory_order_release);
 	rp__slot_mark_free(w, sl);
 	sink->ops->put(sink);

@@ -37,9 +37,25 @@ static int check_pool_opts(const struct rp_pool_opts *o)
 	    o->start_method != RP_START_FORK)
 		return -EINVAL;
 	if (o->terminate_grace_ns < 0 || o->failure_window_ns < 0 ||
-	    o->nworkers > 4096)
+	    o->nworkers > 4096 || (unsigned)o->wait_policy > RP_WAIT_SLEEP)
 		return -EINVAL;
 	return 0;
+}
+
+/* RP_WAIT_AUTO resolved: yield when the caller shares a core (see header). */
+static enum rp_wake_policy wake_policy(enum rp_wait_policy p, unsigned nworkers)
+{
+	switch (p) {
+	case RP_WAIT_SPIN:
+		return RP_WAKE_SPIN;
+	case RP_WAIT_YIELD:
+		return RP_WAKE_YIELD;
+	case RP_WAIT_SLEEP:
+		return RP_WAKE_SLEEP;
+	default:
+		return nworkers >= (unsigned)rp_cpu_count() ? RP_WAKE_YIELD :
+							      RP_WAKE_SPIN;
+	}
 }
 
 static int copy_opts(struct rp_pool *pool, const struct rp_pool_opts *o)
@@ -53,6 +69,7 @@ static int copy_opts(struct rp_pool *pool, const struct rp_pool_opts *o)
 	pool->method = o->start_method == RP_START_FORK ? RP_START_FORK :
 							  RP_START_FORKSERVER;
 	pool->pin = !o->no_pinning;
+	pool->wait_policy = wake_policy(o->wait_policy, pool->nworkers);
 	pool->init_fn = o->initializer;
 	pool->initarg_len = o->initarg_len;
 	if (o->initarg_len) {
@@ -414,7 +431,7 @@ static int submit_apply(rp_pool_t *pool, rp_task_fn fn, const void *arg,
 	b.sink = rp__result_sink(r);
 	err = rp__dispatch_submit(pool, &b, true);
 	if (err < 0) {
-		rp__result_put(r);
+		rp__result_discard(r);
 		return err;
 	}
 	*ret_res = r;
@@ -501,7 +518,7 @@ static int submit_map(rp_pool_t *pool, rp_task_fn fn, const void *items,
 	err = n ? rp__dispatch_submit(pool, &b, borrowed) :
 		  (atomic_load(&pool->state) == RP_POOL_OPEN ? 0 : RP_ECLOSED);
 	if (err < 0) {
-		rp__result_put(r);
+		rp__result_discard(r);
 		return err;
 	}
 	if (n == 0) /* nothing to run: complete it, callbacks included */

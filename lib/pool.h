@@ -134,7 +134,11 @@ struct rp__worker {
 	int pidfd;                        /* -1 when none */
 	int cpu;                          /* pinned to; -1 when not pinned */
 	_Atomic bool dead;                /* set by the loop before replacing */
-	_Atomic uint32_t outstanding;     /* chunks dispatched, not completed */
+	/* Chunks sent (submit_lock) and settled (drain_lock): each has one
+	 * writer at a time, so no locked instruction per chunk; their
+	 * difference is the chunks it holds (rp__worker_load). */
+	_Atomic uint32_t chunks_sent;
+	_Atomic uint32_t chunks_settled;
 	uint64_t dispatched;              /* tasks sent to this process */
 	bool retiring;                    /* max_tasks reached: no more */
 	_Atomic bool corrupt;             /* its result ring failed checks */
@@ -142,9 +146,12 @@ struct rp__worker {
 	_Atomic bool stopped;             /* the pool killed it on purpose
 					   * (deadline, forced cancel) */
 	_Atomic uint32_t timed;           /* its busy slots with a deadline */
-	/* Bit s % 64 of word s / 64 set: slot s is free.  Cleared by the
-	 * allocator (submit_lock), set by whoever settles (drain_lock). */
-	_Atomic uint64_t slot_free[RP_SLOTS / 64];
+	/* Slot s is free when bit s % 64 of word s / 64 is equal in both:
+	 * the allocator flips it in slot_taken (submit_lock), whoever settles
+	 * flips it back in slot_given (drain_lock).  One writer each: no
+	 * locked instruction. */
+	uint64_t slot_taken[RP_SLOTS / 64];
+	_Atomic uint64_t slot_given[RP_SLOTS / 64];
 	uint32_t slot_cursor;             /* the word allocation looks at first */
 	struct rp__slot slots[RP_SLOTS];
 };
@@ -164,6 +171,7 @@ struct rp_pool {
 	uint64_t max_tasks;
 	int64_t grace_ns;
 	enum rp_start_method method;
+	enum rp_wake_policy wait_policy;  /* resolved from the options */
 	bool pin;
 	rp_init_fn init_fn;
 	void *initarg;
@@ -229,15 +237,28 @@ struct rp_pool {
 	bool joined;
 };
 
-/* The slot is free for reuse: after its busy flag was cleared. */
+/* Under drain_lock: the slot's chunk is settled, the slot free for reuse. */
 static inline void rp__slot_mark_free(struct rp__worker *w,
 				      const struct rp__slot *sl)
 {
 	uint32_t s = (uint32_t)(sl - w->slots);
+	_Atomic uint64_t *word = &w->slot_given[s / 64];
+	uint32_t settled = atomic_load_explicit(&w->chunks_settled,
+						memory_order_relaxed);
 
-	/* release: pairs with the allocator's acquire (dispatch.c). */
-	atomic_fetch_or_explicit(&w->slot_free[s / 64], 1ull << (s % 64),
-				 memory_order_release);
+	/* relaxed load, release store: this thread is the only writer; the
+	 * allocator's acquire then sees the settlement complete. */
+	atomic_store_explicit(word, atomic_load_explicit(word, memory_order_relaxed) ^
+			      (1ull << (s % 64)), memory_order_release);
+	atomic_store_explicit(&w->chunks_settled, settled + 1,
+			      memory_order_relaxed);
+}
+
+/* Chunks w holds: sent and not settled (a snapshot, for balancing). */
+static inline uint32_t rp__worker_load(const struct rp__worker *w)
+{
+	return atomic_load_explicit(&w->chunks_sent, memory_order_relaxed) -
+	       atomic_load_explicit(&w->chunks_settled, memory_order_relaxed);
 }
 
 /* A rare event's counter (struct rp__counters, the atomic ones). */
@@ -313,6 +334,7 @@ struct rp_result *rp__result_new(struct rp_pool *pool, size_t cap,
 				 uint64_t nchunks);
 void rp__result_run_callback(struct rp_result *res);
 void rp__result_put(struct rp_result *res);
+void rp__result_discard(struct rp_result *res);
 void rp__result_fail_now(struct rp_result *res, const struct rp_error *err);
 struct rp__sink *rp__result_sink(struct rp_result *res);
 bool rp__result_is_live(struct rp_result *res);

@@ -4,8 +4,10 @@
  *
  * A result is a sink for its chunks: each completed or failed chunk counts
  * down chunks_left, and the last one completes the result.  References:
- * one for the caller (dropped by rp_result_free), one per chunk in flight
- * or pending, one while its callback is queued or running.  The memory
+ * one for the caller (dropped by rp_result_free), one for completion
+ * (dropped when the last chunk is in: chunks in flight or pending need no
+ * reference of their own, a locked add and sub per chunk saved), one while
+ * its callback is queued or running.  The memory
  * goes back to a process-wide free list, oldest first, so a result freed
  * through the API is still recognisable as freed (-EINVAL) until that
  * memory is reused for a newer result.
@@ -16,6 +18,7 @@
  * lost and no syscall is made when nobody sleeps.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,16 +179,10 @@ void rp__result_put(struct rp_result *r)
 		result_release(r);
 }
 
-static void result_get_ref(struct rp__sink *s)
+/* A chunk's reference: the completion reference covers every chunk. */
+static void result_chunk_ref(struct rp__sink *s)
 {
-	struct rp_result *r = (struct rp_result *)s;
-
-	atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
-}
-
-static void result_put_ref(struct rp__sink *s)
-{
-	rp__result_put((struct rp_result *)s);
+	(void)s;
 }
 
 /* ---- completion ----------------------------------------------------------- */
@@ -226,6 +223,7 @@ static void complete(struct rp_result *r)
 	mark_done(r);
 	if (has_cb)
 		rp__callbacks_queue(r->pool, r);
+	rp__result_put(r); /* the completion reference */
 }
 
 static void count_down(struct rp_result *r)
@@ -300,8 +298,8 @@ static const struct rp__sink_ops result_ops = {
 	.chunk_done = result_chunk_done,
 	.item_failed = result_item_failed,
 	.chunk_failed = result_chunk_failed,
-	.get = result_get_ref,
-	.put = result_put_ref,
+	.get = result_chunk_ref,
+	.put = result_chunk_ref,
 };
 
 /* ---- internal API ---------------------------------------------------------- */
@@ -334,7 +332,8 @@ struct rp_result *rp__result_new(struct rp_pool *pool, size_t cap,
 	r->cap = r->len = cap;
 	r->apply = item_size == 0;
 	r->item_result_size = item_size;
-	atomic_init(&r->refs, 1);
+	/* The caller's, and completion's unless it is complete already. */
+	atomic_init(&r->refs, nchunks ? 2 : 1);
 	atomic_init(&r->chunks_left, nchunks);
 	atomic_init(&r->state, nchunks ? RESULT_PENDING : RESULT_DONE);
 	if (opts) {
@@ -343,6 +342,12 @@ struct rp_result *rp__result_new(struct rp_pool *pool, size_t cap,
 		r->user = opts->user;
 	}
 	return r;
+}
+
+/* A result whose submit failed: nobody else saw it. */
+void rp__result_discard(struct rp_result *r)
+{
+	result_release(r);
 }
 
 struct rp__sink *rp__result_sink(struct rp_result *r)
@@ -405,8 +410,10 @@ static int wait_done(struct rp_result *r, int64_t timeout_ns)
 {
 	int64_t start = rp__now_ns();
 	int64_t deadline = timeout_ns < 0 ? -1 : start + timeout_ns;
-	int64_t spin_end = start + RESULT_SPIN_NS;
 	struct rp_pool *pool = r->pool;
+	int64_t spin_end = pool->wait_policy == RP_WAKE_SLEEP ? start :
+			   start + RESULT_SPIN_NS;
+	unsigned int spins = 0;
 
 	while (!is_done(r)) {
 		int64_t now = rp__now_ns();
@@ -416,6 +423,9 @@ static int wait_done(struct rp_result *r, int64_t timeout_ns)
 		if (now < spin_end) {
 			rp__drain_help(pool, now);
 			__builtin_ia32_pause();
+			/* The policy (ringpool.h): let a worker on our core run. */
+			if (pool->wait_policy == RP_WAKE_YIELD && ++spins % 32 == 0)
+				sched_yield();
 			continue;
 		}
 		atomic_fetch_add(&r->waiters, 1);

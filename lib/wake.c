@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <stdatomic.h>
@@ -86,10 +87,16 @@ void rp__wake_init(struct rp_wake *w, struct rp_wake_word *mine,
 	w->my_efd = -1;
 	w->peer_efd = -1;
 	w->spin_ns = RP_WAKE_SPIN_MAX_NS / 2;
+	w->policy = RP_WAKE_SPIN;
 	w->efd_buf = 0;
 	w->spins = 0;
 	w->sleeps = 0;
 	w->wakeups = 0;
+}
+
+void rp__wake_set_policy(struct rp_wake *w, enum rp_wake_policy policy)
+{
+	w->policy = (uint8_t)policy;
 }
 
 void rp__wake_set_symmetric(struct rp_wake *w)
@@ -140,15 +147,22 @@ static void spin_feedback(struct rp_wake *w, bool paid)
 /* Returns true when ready() held within the spin budget. */
 static bool spin(struct rp_wake *w, rp_wake_ready_fn ready, void *arg)
 {
-	int64_t end = now_ns() + w->spin_ns;
+	int64_t end;
 	unsigned int i = 0;
 
+	if (w->policy == RP_WAKE_SLEEP)
+		return false;
+	end = now_ns() + w->spin_ns;
 	for (;;) {
 		if (ready(arg))
 			return true;
 		__builtin_ia32_pause();
-		if (++i % SPIN_CHECK_EVERY == 0 && now_ns() >= end)
+		if (++i % SPIN_CHECK_EVERY != 0)
+			continue;
+		if (now_ns() >= end)
 			return false;
+		if (w->policy == RP_WAKE_YIELD)
+			sched_yield();
 	}
 }
 

@@ -100,6 +100,20 @@ struct rp_wake_word {
 static_assert(sizeof(struct rp_wake_word) == 64, "rp_wake_word is one line");
 static_assert(offsetof(struct rp_wake_word, sleeping) == 4, "layout");
 
+/*
+ * How a wait spends its spin budget before it announces sleep:
+ *   SPIN   pause instructions, checking readiness (own core: fastest);
+ *   YIELD  the same, plus sched_yield() at every clock check, so that a
+ *          thread waiting for this CPU (the peer that is to make us ready,
+ *          when there are more busy threads than cores) runs at once;
+ *   SLEEP  no spinning at all: announce and block.
+ */
+enum rp_wake_policy {
+	RP_WAKE_SPIN = 0,
+	RP_WAKE_YIELD,
+	RP_WAKE_SLEEP,
+};
+
 /* Private to one side: it sleeps on mine and wakes its peer on peer. */
 struct rp_wake {
 	struct rp_wake_word *mine;
@@ -107,6 +121,7 @@ struct rp_wake {
 	int my_efd;		/* >= 0: io_uring waits read this eventfd */
 	int peer_efd;		/* >= 0: wakes also write this eventfd */
 	uint32_t spin_ns;	/* current adaptive spin budget */
+	uint8_t policy;		/* enum rp_wake_policy */
 	bool asym;		/* our wakes rely on the peer's membarrier */
 	uint64_t efd_buf;	/* target of the io_uring eventfd read */
 	/* Counters (plain: only this side touches them). */
@@ -138,6 +153,9 @@ void rp__wake_init(struct rp_wake *w, struct rp_wake_word *mine,
 void rp__wake_set_eventfds(struct rp_wake *w, int my_efd, int peer_efd);
 
 void rp__wake_peer_slow(struct rp_wake *w);
+
+/* rp__wake_set_policy - how this side's waits spin (enum rp_wake_policy). */
+void rp__wake_set_policy(struct rp_wake *w, enum rp_wake_policy policy);
 
 /*
  * rp__wake_set_symmetric - make this waker pay a full barrier per

@@ -427,6 +427,8 @@ static int open_rings(struct worker *w, const struct rp_worker_args *a,
 		return -EBADMSG;
 	rp__wake_set_symmetric(&w->tasks.wake);
 	rp__wake_set_symmetric(&w->results.wake);
+	rp__wake_set_policy(&w->tasks.wake, a->wait_policy);
+	rp__wake_set_policy(&w->results.wake, a->wait_policy);
 	return 0;
 }
 

@@ -27,6 +27,8 @@ struct rp_worker_args {
 	uint64_t initarg_len;
 	uint32_t index;
 	uint32_t nworkers;
+	uint32_t wait_policy;     /* enum rp_wake_policy */
+	uint32_t pad;
 };
 
 /* A worker's parent-death signal: it kills the worker's process group. */

@@ -55,6 +55,8 @@ static int region_init(struct rp_pool *pool, struct rp__worker *w)
 		/* Workers sleep and wake often: no membarrier per sleep. */
 		rp__wake_set_symmetric(&w->tasks.wake);
 		rp__wake_set_symmetric(&w->results.wake);
+		rp__wake_set_policy(&w->tasks.wake, pool->wait_policy);
+		rp__wake_set_policy(&w->results.wake, pool->wait_policy);
 	}
 	return err;
 }
@@ -70,8 +72,6 @@ int rp__workers_setup(struct rp_pool *pool)
 
 		w->index = i;
 		w->pidfd = -1;
-		for (uint32_t k = 0; k < RP_SLOTS / 64; k++)
-			atomic_init(&w->slot_free[k], ~0ull);
 		w->region.fd = -1;
 		err = rp__shm_create("rp-worker", region_bytes(pool), RP_SHM_SEAL,
 				     &w->region);
@@ -129,6 +129,7 @@ static void *worker_payload(const struct rp_pool *pool, unsigned index,
 		.initarg_len = pool->initarg_len,
 		.index = index,
 		.nworkers = pool->nworkers,
+		.wait_policy = pool->wait_policy,
 	};
 	size_t regions = sizeof(struct rp_region_ref) * pool->nworkers;
 	size_t len = sizeof(a) + regions + pool->initarg_len;

@@ -867,6 +867,14 @@ static int r_create_4097(struct fx *f)
 	return pcreate_with(f, &o);
 }
 
+static int r_create_wait_policy(struct fx *f)
+{
+	struct rp_pool_opts o = { .nworkers = 1,
+				  .wait_policy = RP_WAIT_SLEEP + 1 };
+
+	return pcreate_with(f, &o);
+}
+
 /* A failing initializer: RP_EINIT, details in init_error, no pool. */
 static int r_create_init_fails(struct fx *f)
 {
@@ -1038,9 +1046,9 @@ static const struct row pool_rows[] = {
 	  r_create_method_next, -EINVAL, F_NONE },
 	{ "rp_pool_create", "start method -1", r_create_method_neg, -EINVAL,
 	  F_NONE },
-	/* "at most 4096" is documented; the code for more is not listed. */
-	{ "rp_pool_create", "nworkers 4097", r_create_4097, -EINVAL,
-	  F_NONE | UNDOC },
+	{ "rp_pool_create", "nworkers 4097", r_create_4097, -EINVAL, F_NONE },
+	{ "rp_pool_create", "wait_policy out of range", r_create_wait_policy,
+	  -EINVAL, F_NONE },
 	{ "rp_pool_create", "the initializer fails", r_create_init_fails,
 	  RP_EINIT, F_NONE },
 	{ "rp_pool_size", "NULL", r_size_null, -EINVAL, F_NONE },
