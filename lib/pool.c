@@ -425,7 +425,7 @@ static int submit_apply(rp_pool_t *pool, rp_task_fn fn, const void *arg,
 		return -EINVAL;
 	if (arg_len > TASK_BYTES_MAX || res_cap > TASK_BYTES_MAX)
 		return -ENOMEM;
-	r = rp__result_new(pool, res_cap, 0, dest, opts, 1);
+	r = rp__result_new(pool, res_cap, false, 0, dest, opts, 1);
 	if (!r)
 		return -ENOMEM;
 	b.sink = rp__result_sink(r);
@@ -510,7 +510,7 @@ static int submit_map(rp_pool_t *pool, rp_task_fn fn, const void *items,
 
 	if (limits_of(pool, opts, &b.limits) < 0)
 		return -EINVAL;
-	r = rp__result_new(pool, n * result_size, result_size, dest, opts,
+	r = rp__result_new(pool, n * result_size, true, result_size, dest, opts,
 			   nchunks ? nchunks : 1);
 	if (!r)
 		return -ENOMEM;

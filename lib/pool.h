@@ -326,9 +326,9 @@ int rp__callbacks_idle_wait(struct rp_pool *pool, int64_t deadline);
 void rp__callbacks_stop(struct rp_pool *pool);
 
 /* result.c */
-/* item_size: bytes per item's result for map, 0 for apply (one result,
- * which may come back shorter than cap). */
-struct rp_result *rp__result_new(struct rp_pool *pool, size_t cap,
+/* map: item_size bytes per item's result; else apply (one result, which
+ * may come back shorter than cap), item_size 0. */
+struct rp_result *rp__result_new(struct rp_pool *pool, size_t cap, bool map,
 				 uint64_t item_size, unsigned char *external,
 				 const struct rp_submit_opts *opts,
 				 uint64_t nchunks);

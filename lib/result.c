@@ -31,7 +31,7 @@
 #define RESULT_LIVE  0x52534c54u /* "RSLT" */
 #define RESULT_FREED 0x44454144u /* "DEAD" */
 /* Results up to this size live inside the object: an apply's int. */
-#define RESULT_SMALL 16
+#define RESULT_SMALL 8
 /* Result memory comes in blocks that double from this size up to one huge
  * page: a caller holding a million results pays ~70 page faults, not
  * ~35,000 (a fault costs microseconds on a virtual machine). */
@@ -47,36 +47,45 @@
  */
 enum { RESULT_PENDING = 0, RESULT_DONE = 1 };
 
+/* rp_result.flags */
+#define RESULT_MAP       0x1 /* a map's: per-item results, indexed errors */
+#define RESULT_OWNS_DATA 0x2 /* data was allocated for it */
+
+/* What only some results need: callbacks, and a map's item size. */
+struct result_ext {
+	rp_callback_fn callback, error_callback;
+	void *user;
+	uint64_t item_result_size; /* map: bytes per item; 0 for apply */
+};
+
 /*
- * Small, since a pipelined caller may hold millions: the error record
- * (400 bytes) is allocated only for a failure.
+ * Small, since a pipelined caller may hold millions, and fresh memory is
+ * dear (on a virtual machine the first touch of a page costs microseconds):
+ * the error record (400 bytes) exists only after a failure, the extension
+ * only for a map or callbacks.
  */
 struct rp_result {
 	struct rp__sink sink;
 	uint32_t magic;
 	_Atomic uint32_t state;   /* futex word */
 	_Atomic uint32_t waiters;
-	_Atomic int refs;
+	_Atomic uint32_t refs;
 	_Atomic uint64_t chunks_left;
 	struct rp_pool *pool;     /* valid while pending */
 	unsigned char *data;
-	size_t cap, len;
-	uint64_t item_result_size; /* map: bytes per item */
-	struct rp_error *error;   /* under error_lock; NULL until a failure */
+	uint64_t len;
+	struct rp_error *error;   /* under error_lock; set once it failed */
+	struct result_ext *ext;   /* NULL: an apply without callbacks */
+	struct rp_result *next;   /* free list, callback queue */
 	int code;                 /* 0, or the failure's code once done */
 	_Atomic bool user_freed;  /* rp_result_free was called */
 	_Atomic bool in_callback; /* its callback runs: usable even if freed */
-	_Atomic bool error_lock;  /* error, failed: a spin lock (failures only) */
-	bool failed;
-	bool apply;               /* one item whose result may shrink */
-	bool owns_data;
-	rp_callback_fn callback, error_callback;
-	void *user;
-	struct rp_result *next;   /* free list, callback queue */
+	_Atomic bool error_lock;  /* error: a spin lock (failures only) */
+	uint8_t flags;            /* RESULT_MAP, RESULT_OWNS_DATA */
 	unsigned char small[RESULT_SMALL];
 };
 
-static_assert(sizeof(struct rp_result) <= 144, "a result stays small");
+static_assert(sizeof(struct rp_result) <= 96, "a result stays small");
 
 /* What rp_result_error gives when the record itself could not be kept. */
 static const struct rp_error lost_error = {
@@ -157,8 +166,9 @@ static struct rp_result *result_alloc(void)
 
 static void result_release(struct rp_result *r)
 {
-	if (r->owns_data)
+	if (r->flags & RESULT_OWNS_DATA)
 		free(r->data);
+	free(r->ext);
 	if (r->error != &lost_error)
 		free(r->error);
 	r->magic = RESULT_FREED;
@@ -195,6 +205,12 @@ static void mark_done(struct rp_result *r)
 		rp__sys_futex_wake_private(&r->state);
 }
 
+/* One item whose result may come back shorter than asked for. */
+static bool is_apply(const struct rp_result *r)
+{
+	return !(r->flags & RESULT_MAP);
+}
+
 static void error_lock(struct rp_result *r)
 {
 	/* acquire: pairs with error_unlock's release. */
@@ -213,10 +229,10 @@ static void complete(struct rp_result *r)
 	bool has_cb;
 
 	error_lock(r);
-	if (r->failed && !r->code)
+	if (r->error && !r->code)
 		r->code = r->error->code; /* the first failure, by index */
 	error_unlock(r);
-	has_cb = r->failed ? r->error_callback != NULL : r->callback != NULL;
+	has_cb = r->ext && (r->error ? r->ext->error_callback : r->ext->callback);
 	/* The queue's reference, taken before anyone may free the result. */
 	if (has_cb)
 		atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
@@ -243,18 +259,17 @@ static void record_failure(struct rp_result *r, const struct rp_error *err)
 	struct rp_error *fresh = malloc(sizeof(*fresh));
 
 	error_lock(r);
-	if (!r->failed || (r->error != &lost_error && err->index < r->error->index)) {
+	if (!r->error || (r->error != &lost_error && err->index < r->error->index)) {
 		if (!r->error)
 			r->error = fresh ? fresh : (struct rp_error *)&lost_error;
 		if (r->error != &lost_error) {
 			*r->error = *err;
-			if (r->apply)
+			if (is_apply(r))
 				r->error->index = -1;
 			fresh = r->error == fresh ? NULL : fresh;
 		} else {
 			r->code = err->code;
 		}
-		r->failed = true;
 	}
 	error_unlock(r);
 	free(fresh);
@@ -266,7 +281,7 @@ static void result_chunk_done(struct rp__sink *s, uint64_t first_index,
 	struct rp_result *r = (struct rp_result *)s;
 
 	/* Only an apply task may return fewer bytes than it was given. */
-	if (r->apply && result_len < r->len)
+	if (is_apply(r) && result_len < r->len)
 		r->len = result_len;
 	count_down(r);
 }
@@ -290,7 +305,7 @@ static unsigned char *result_dest(struct rp__sink *s, uint64_t first_index,
 {
 	struct rp_result *r = (struct rp_result *)s;
 
-	return r->data + first_index * r->item_result_size;
+	return r->ext ? r->data + first_index * r->ext->item_result_size : r->data;
 }
 
 static const struct rp__sink_ops result_ops = {
@@ -304,7 +319,7 @@ static const struct rp__sink_ops result_ops = {
 
 /* ---- internal API ---------------------------------------------------------- */
 
-struct rp_result *rp__result_new(struct rp_pool *pool, size_t cap,
+struct rp_result *rp__result_new(struct rp_pool *pool, size_t cap, bool map,
 				 uint64_t item_size, unsigned char *external,
 				 const struct rp_submit_opts *opts,
 				 uint64_t nchunks)
@@ -324,23 +339,31 @@ struct rp_result *rp__result_new(struct rp_pool *pool, size_t cap,
 			result_release(r);
 			return NULL;
 		}
-		r->owns_data = true;
+		r->flags |= RESULT_OWNS_DATA;
+	}
+	if (map)
+		r->flags |= RESULT_MAP;
+	if (item_size || (opts && (opts->callback || opts->error_callback))) {
+		r->ext = calloc(1, sizeof(*r->ext));
+		if (!r->ext) {
+			result_release(r);
+			return NULL;
+		}
+		r->ext->item_result_size = item_size;
+		if (opts) {
+			r->ext->callback = opts->callback;
+			r->ext->error_callback = opts->error_callback;
+			r->ext->user = opts->user;
+		}
 	}
 	r->sink.ops = &result_ops;
 	r->magic = RESULT_LIVE;
 	r->pool = pool;
-	r->cap = r->len = cap;
-	r->apply = item_size == 0;
-	r->item_result_size = item_size;
+	r->len = cap;
 	/* The caller's, and completion's unless it is complete already. */
 	atomic_init(&r->refs, nchunks ? 2 : 1);
 	atomic_init(&r->chunks_left, nchunks);
 	atomic_init(&r->state, nchunks ? RESULT_PENDING : RESULT_DONE);
-	if (opts) {
-		r->callback = opts->callback;
-		r->error_callback = opts->error_callback;
-		r->user = opts->user;
-	}
 	return r;
 }
 
@@ -383,11 +406,12 @@ void rp__result_fail_now(struct rp_result *r, const struct rp_error *err)
 /* On the callback thread: exactly once, then the queue's reference goes. */
 void rp__result_run_callback(struct rp_result *r)
 {
-	rp_callback_fn fn = r->failed ? r->error_callback : r->callback;
+	rp_callback_fn fn = !r->ext ? NULL :
+			    r->error ? r->ext->error_callback : r->ext->callback;
 
 	if (fn) {
 		atomic_store(&r->in_callback, true);
-		fn(r, r->user);
+		fn(r, r->ext->user);
 		atomic_store(&r->in_callback, false);
 	}
 	rp__result_put(r);
@@ -406,6 +430,9 @@ static bool is_done(struct rp_result *r)
  * is: a result then reaches this thread with no hand-over from the loop
  * thread.  Only then sleep, and let the loop thread wake us.
  */
+/* Each waiting thread's yield back-off (wake.h). */
+static _Thread_local struct rp_yield waiter_yield;
+
 static int wait_done(struct rp_result *r, int64_t timeout_ns)
 {
 	int64_t start = rp__now_ns();
@@ -425,7 +452,7 @@ static int wait_done(struct rp_result *r, int64_t timeout_ns)
 			__builtin_ia32_pause();
 			/* The policy (ringpool.h): let a worker on our core run. */
 			if (pool->wait_policy == RP_WAKE_YIELD && ++spins % 32 == 0)
-				sched_yield();
+				rp__wake_yield(&waiter_yield);
 			continue;
 		}
 		atomic_fetch_add(&r->waiters, 1);

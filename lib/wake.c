@@ -88,10 +88,30 @@ void rp__wake_init(struct rp_wake *w, struct rp_wake_word *mine,
 	w->peer_efd = -1;
 	w->spin_ns = RP_WAKE_SPIN_MAX_NS / 2;
 	w->policy = RP_WAKE_SPIN;
+	w->yield.skip = 0;
 	w->efd_buf = 0;
 	w->spins = 0;
 	w->sleeps = 0;
 	w->wakeups = 0;
+}
+
+/*
+ * A yield that comes straight back found nobody else waiting for this CPU:
+ * then the next RP_YIELD_BACKOFF calls skip it (its ~0.3 us syscall only
+ * delays noticing our own work), and try again after.
+ */
+void rp__wake_yield(struct rp_yield *y)
+{
+	int64_t t;
+
+	if (y->skip) {
+		y->skip--;
+		return;
+	}
+	t = now_ns();
+	sched_yield();
+	if (now_ns() - t < RP_YIELD_RAN_OTHER_NS)
+		y->skip = RP_YIELD_BACKOFF;
 }
 
 void rp__wake_set_policy(struct rp_wake *w, enum rp_wake_policy policy)
@@ -162,7 +182,7 @@ static bool spin(struct rp_wake *w, rp_wake_ready_fn ready, void *arg)
 		if (now_ns() >= end)
 			return false;
 		if (w->policy == RP_WAKE_YIELD)
-			sched_yield();
+			rp__wake_yield(&w->yield);
 	}
 }
 

@@ -105,7 +105,9 @@ static_assert(offsetof(struct rp_wake_word, sleeping) == 4, "layout");
  *   SPIN   pause instructions, checking readiness (own core: fastest);
  *   YIELD  the same, plus sched_yield() at every clock check, so that a
  *          thread waiting for this CPU (the peer that is to make us ready,
- *          when there are more busy threads than cores) runs at once;
+ *          when there are more busy threads than cores) runs at once; a
+ *          yield that finds nobody waiting stops yielding for a while
+ *          (rp__wake_yield);
  *   SLEEP  no spinning at all: announce and block.
  */
 enum rp_wake_policy {
@@ -113,6 +115,17 @@ enum rp_wake_policy {
 	RP_WAKE_YIELD,
 	RP_WAKE_SLEEP,
 };
+
+/* A sched_yield() that took less than this gave the CPU to nobody. */
+#define RP_YIELD_RAN_OTHER_NS	2000
+#define RP_YIELD_BACKOFF	256
+
+/* Adaptive yielding state (rp__wake_yield): one per waiting thread. */
+struct rp_yield {
+	uint32_t skip;		/* yields still to skip */
+};
+
+void rp__wake_yield(struct rp_yield *y);
 
 /* Private to one side: it sleeps on mine and wakes its peer on peer. */
 struct rp_wake {
@@ -122,6 +135,7 @@ struct rp_wake {
 	int peer_efd;		/* >= 0: wakes also write this eventfd */
 	uint32_t spin_ns;	/* current adaptive spin budget */
 	uint8_t policy;		/* enum rp_wake_policy */
+	struct rp_yield yield;
 	bool asym;		/* our wakes rely on the peer's membarrier */
 	uint64_t efd_buf;	/* target of the io_uring eventfd read */
 	/* Counters (plain: only this side touches them). */
