@@ -425,23 +425,28 @@ static bool is_done(struct rp_result *r)
 	       RESULT_DONE;
 }
 
-/*
- * Poll for a while, draining the result rings ourselves when nobody else
- * is: a result then reaches this thread with no hand-over from the loop
- * thread.  Only then sleep, and let the loop thread wake us.
- */
 /* Each waiting thread's yield back-off (wake.h). */
 static _Thread_local struct rp_yield waiter_yield;
 
+/*
+ * Poll for a while, draining the result rings ourselves when nobody else
+ * is: a result then reaches this thread with no hand-over from the loop
+ * thread.  Only then sleep, and let the loop thread wake us.  The pool is
+ * looked at only while the result is pending: a done result outlives it.
+ */
 static int wait_done(struct rp_result *r, int64_t timeout_ns)
 {
-	int64_t start = rp__now_ns();
-	int64_t deadline = timeout_ns < 0 ? -1 : start + timeout_ns;
-	struct rp_pool *pool = r->pool;
-	int64_t spin_end = pool->wait_policy == RP_WAKE_SLEEP ? start :
-			   start + RESULT_SPIN_NS;
+	int64_t start, deadline, spin_end;
+	struct rp_pool *pool;
 	unsigned int spins = 0;
 
+	if (is_done(r))
+		return 0;
+	pool = r->pool;
+	start = rp__now_ns();
+	deadline = timeout_ns < 0 ? -1 : start + timeout_ns;
+	spin_end = pool->wait_policy == RP_WAKE_SLEEP ? start :
+		   start + RESULT_SPIN_NS;
 	while (!is_done(r)) {
 		int64_t now = rp__now_ns();
 
