@@ -25,10 +25,29 @@ void rp__progress_wake(struct rp_pool *pool)
 	rp__sys_futex_wake_private(&pool->progress);
 }
 
+static void chunks_finished(struct rp_pool *pool, uint64_t n)
+{
+	if (n && atomic_fetch_sub(&pool->unfinished, n) == n)
+		rp__progress_wake(pool);
+}
+
 void rp__chunk_finished(struct rp_pool *pool)
 {
-	if (atomic_fetch_sub(&pool->unfinished, 1) == 1)
-		rp__progress_wake(pool);
+	chunks_finished(pool, 1);
+}
+
+/*
+ * Under drain_lock: chunks settled since the last flush leave `unfinished`
+ * in one locked subtraction per drain pass rather than one per chunk (the
+ * submitting thread adds to the same line).  Flushed before drain_lock is
+ * given up, so a joiner never waits on a stale count.
+ */
+static void settled_flush(struct rp_pool *pool)
+{
+	uint64_t n = pool->settled_unflushed;
+
+	pool->settled_unflushed = 0;
+	chunks_finished(pool, n);
 }
 
 /* What a chunk that failed as a whole (why) reports, given how it ended. */
@@ -85,7 +104,7 @@ static void settle_slot(struct rp_pool *pool, struct rp__worker *w,
 		sink->ops->chunk_done(sink, first, n, len);
 	}
 	if (report)
-		rp__chunk_finished(pool);
+		pool->settled_unflushed++;
 	sink->ops->put(sink);
 }
 
@@ -279,12 +298,14 @@ void rp__drain_worker(struct rp_pool *pool, struct rp__worker *w)
 		return;
 	while ((err = rp__ring_peek(&w->results, &rec)) == 0) {
 		if (on_record(pool, w, &rec) < 0)
-			return;
+			break;
 		rp__ring_consume(&w->results);
 	}
 	if (err == -EBADMSG)
 		corrupt(w);
-	rp__ring_release(&w->results);
+	if (err != 0)
+		rp__ring_release(&w->results);
+	settled_flush(pool);
 }
 
 void rp__drain_all(struct rp_pool *pool)
@@ -321,4 +342,5 @@ void rp__fail_slots(struct rp_pool *pool, struct rp__worker *w,
 		if (atomic_load_explicit(&sl->busy, memory_order_acquire))
 			settle_slot(pool, w, sl, why);
 	}
+	settled_flush(pool);
 }

@@ -187,6 +187,8 @@ struct rp_pool {
 
 	_Atomic int state;                /* enum rp__pool_state */
 	_Atomic uint64_t unfinished;      /* chunks not yet completed */
+	uint64_t settled_unflushed;       /* drain_lock: settled, not yet
+					   * taken off unfinished (drain.c) */
 	_Atomic uint32_t progress;        /* futex: bumped when unfinished hits 0
 					   * and when workers finish starting */
 	struct rp_error init_error;       /* the first initializer failure */
