@@ -25,6 +25,10 @@
  * Without a path the input is generated with the seed's shape: 1,049,938
  * lines of which 979,250 are distinct (the seed's word and hash counts),
  * from a fixed-seed PRNG, so every run hashes the same bytes.
+ *
+ * --openmp adds the pool's yardstick: the serial loop again with an
+ * `omp parallel for` over the hashing, one thread per worker, on the same
+ * lines with the same hash, checked against the serial digests too.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +45,9 @@
 
 #include <nettle/sha2.h>
 #include <nettle/version.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "ringpool.h"
 
@@ -74,6 +81,7 @@ struct config {
 	size_t chunksize;       /* RP_CHUNKSIZE_AUTO unless given */
 	enum rp_start_method method;
 	bool json;
+	bool openmp;            /* --openmp: time the OpenMP loop as well */
 };
 
 struct timing {
@@ -82,8 +90,10 @@ struct timing {
 	double map_s;     /* rp_map */
 	double set_s;     /* inserting the pool's digests */
 	double destroy_s; /* rp_pool_destroy */
+	double omp_s;     /* hash (OpenMP) + set: --openmp only */
 	size_t serial_count;
 	size_t pool_count;
+	size_t omp_count;
 	int workers;
 };
 
@@ -506,6 +516,46 @@ static int run_pool(const struct words *w, const struct config *cfg,
 	return err ? err : count < 0 ? (int)count : 0;
 }
 
+/*
+ * The yardstick for the pool: the serial run's loop under `omp parallel
+ * for`, schedule(static) (libgomp's default: one contiguous half per
+ * thread on 2 cores), as many threads as the pool has workers, and the set
+ * filled afterwards as in the other two runs.  An empty region first
+ * starts the team before the clock, as the pool is created before its
+ * clock starts.  This runs last: once libgomp's threads exist, this
+ * process must not fork a pool (see RP_START_FORK).
+ */
+static int run_openmp(const struct words *w, uint8_t *digests,
+		      struct timing *t)
+{
+#ifdef _OPENMP
+	int threads = t->workers > 0 ? t->workers : 1;
+	double t0;
+	ssize_t count;
+
+#pragma omp parallel num_threads(threads)
+	{
+		__asm__ volatile("" ::: "memory");
+	}
+	t0 = now_s();
+#pragma omp parallel for num_threads(threads) schedule(static)
+	for (size_t i = 0; i < w->n; i++)
+		sha512_bytes(g_text + w->lines[i].off, w->lines[i].len,
+			     digests + i * DIGEST_LEN);
+	count = count_digests(digests, w->n);
+	if (count < 0)
+		return (int)count;
+	t->omp_count = (size_t)count;
+	t->omp_s = now_s() - t0;
+	return 0;
+#else
+	(void)w;
+	(void)digests;
+	(void)t;
+	return -ENOTSUP;
+#endif
+}
+
 /* ---------------------------------------------------------------------- */
 /* Report                                                                 */
 /* ---------------------------------------------------------------------- */
@@ -547,9 +597,20 @@ static void print_human(const struct config *cfg, const struct words *w,
 	       "(%.1f ms)\n", incl_s, t->create_s * 1e3, t->destroy_s * 1e3);
 	printf("speedup: %.2fx (%.2fx including pool start and stop)\n",
 	       t->serial_s / pool_s, t->serial_s / incl_s);
+	if (!cfg->openmp)
+		return;
+	if (t->omp_s > 0)
+		printf("openmp: Done, with %zu hashes in %.3f s (%d threads, "
+		       "omp parallel for): speedup %.2fx; the pool takes "
+		       "%.2fx its time\n", t->omp_count, t->omp_s, t->workers,
+		       t->serial_s / t->omp_s, pool_s / t->omp_s);
+	else
+		printf("openmp: not run (rp-hashwords was built without "
+		       "OpenMP)\n");
 }
 
-static void print_json(const struct words *w, const struct timing *t)
+static void print_json(const struct config *cfg, const struct words *w,
+		       const struct timing *t)
 {
 	double pool_s = t->map_s + t->set_s;
 	double incl_s = t->create_s + pool_s + t->destroy_s;
@@ -559,11 +620,20 @@ static void print_json(const struct words *w, const struct timing *t)
 	       "\"serial_s\": %.6f, \"pool_s\": %.6f, \"pool_map_s\": %.6f, "
 	       "\"pool_set_s\": %.6f, \"create_ms\": %.3f, "
 	       "\"destroy_ms\": %.3f, \"pool_incl_startup_s\": %.6f, "
-	       "\"speedup\": %.4f, \"speedup_incl_startup\": %.4f}\n",
+	       "\"speedup\": %.4f, \"speedup_incl_startup\": %.4f",
 	       w->n, t->workers, t->serial_count, t->pool_count, t->serial_s,
 	       pool_s, t->map_s, t->set_s, t->create_s * 1e3,
 	       t->destroy_s * 1e3, incl_s, t->serial_s / pool_s,
 	       t->serial_s / incl_s);
+	if (cfg->openmp && t->omp_s > 0)
+		printf(", \"omp_s\": %.6f, \"omp_hashes\": %zu, "
+		       "\"omp_threads\": %d, \"omp_speedup\": %.4f",
+		       t->omp_s, t->omp_count, t->workers,
+		       t->serial_s / t->omp_s);
+	else if (cfg->openmp)
+		printf(", \"omp_s\": null, \"omp_error\": \"rp-hashwords was "
+		       "built without OpenMP\"");
+	printf("}\n");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -580,6 +650,7 @@ static void usage(FILE *f)
 		"  -c, --chunksize N    rp_map chunksize (default: automatic)\n"
 		"      --forkserver     start workers from the zygote\n"
 		"      --json           one JSON line instead of the report\n"
+		"      --openmp         also time the loop under OpenMP\n"
 		"      --write-words F  write the word list to F and stop\n",
 		SEED_LINES, SEED_DISTINCT);
 }
@@ -591,6 +662,7 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		{ "chunksize", required_argument, NULL, 'c' },
 		{ "forkserver", no_argument, NULL, 'F' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "openmp", no_argument, NULL, 'O' },
 		{ "write-words", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -610,6 +682,9 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 			break;
 		case 'j':
 			cfg->json = true;
+			break;
+		case 'O':
+			cfg->openmp = true;
 			break;
 		case 'W':
 			cfg->write_path = optarg;
@@ -633,7 +708,7 @@ static int hash_both(const struct config *cfg, const struct words *w)
 	uint8_t *serial = malloc((w->n ? w->n : 1) * DIGEST_LEN);
 	uint8_t *pooled = malloc((w->n ? w->n : 1) * DIGEST_LEN);
 	struct timing t = { 0 };
-	int status = 1;
+	int status = 1, err;
 
 	/*
 	 * Touch both digest arrays before any clock starts, so that neither
@@ -649,10 +724,6 @@ static int hash_both(const struct config *cfg, const struct words *w)
 	}
 	if (run_pool(w, cfg, pooled, &t))
 		goto out;
-	if (cfg->json)
-		print_json(w, &t);
-	else
-		print_human(cfg, w, serial, &t);
 	status = 0;
 	if (t.serial_count != t.pool_count ||
 	    memcmp(serial, pooled, w->n * DIGEST_LEN) != 0) {
@@ -662,6 +733,27 @@ static int hash_both(const struct config *cfg, const struct words *w)
 								     "equal");
 		status = 1;
 	}
+	/* The pool's digests are checked: the OpenMP run reuses the array. */
+	if (cfg->openmp) {
+		memset(pooled, 0, w->n * DIGEST_LEN);
+		err = run_openmp(w, pooled, &t);
+		if (err && err != -ENOTSUP) {
+			fprintf(stderr, "rp-hashwords: out of memory\n");
+			status = 1;
+			goto out;
+		}
+		if (!err && (t.omp_count != t.serial_count ||
+			     memcmp(serial, pooled, w->n * DIGEST_LEN) != 0)) {
+			fprintf(stderr, "rp-hashwords: MISMATCH: serial %zu "
+				"hashes, OpenMP %zu\n", t.serial_count,
+				t.omp_count);
+			status = 1;
+		}
+	}
+	if (cfg->json)
+		print_json(cfg, w, &t);
+	else
+		print_human(cfg, w, serial, &t);
 out:
 	free(serial);
 	free(pooled);
