@@ -309,8 +309,7 @@ static void publish_touched(struct rp_pool *pool, uint64_t touched)
 static void batch_free(struct rp__batch *b)
 {
 	b->sink->ops->put(b->sink);
-	free(b->items_copy);
-	free(b);
+	free(b); /* its items copy, if any, is in the same block */
 }
 
 /* With submit_lock: move pending chunks into rings while there is room. */
@@ -417,24 +416,21 @@ static int closed_code(int state)
  * items are copied, since the call returns before they are sent. */
 static struct rp__batch *batch_dup(const struct rp__batch *b, bool borrowed)
 {
-	struct rp__batch *q = malloc(sizeof(*q));
+	size_t len = borrowed ? (b->end_index - b->next_index) * b->item_size : 0;
+	/* One block: the batch, then its copy of the items (a malloc and a
+	 * free per queued apply, not two). */
+	struct rp__batch *q = malloc(sizeof(*q) + len);
 
 	if (!q)
 		return NULL;
 	*q = *b;
 	q->next = NULL;
 	if (borrowed) {
-		size_t len = (b->end_index - b->next_index) * b->item_size;
 		const unsigned char *from = b->items +
 			(b->next_index - b->base_index) * b->item_size;
 
-		q->items_copy = malloc(len ? len : 1);
-		if (!q->items_copy) {
-			free(q);
-			return NULL;
-		}
-		memcpy(q->items_copy, from, len);
-		q->items = q->items_copy;
+		memcpy(q + 1, from, len);
+		q->items = (const unsigned char *)(q + 1);
 		q->base_index = b->next_index;
 	}
 	b->sink->ops->get(b->sink);

@@ -85,7 +85,6 @@ struct rp__batch {
 	struct rp__sink *sink;
 	rp_task_fn fn;
 	const unsigned char *items;
-	unsigned char *items_copy;  /* owned, when queued past the call */
 	uint64_t base_index;
 	uint64_t next_index;
 	uint64_t end_index;

@@ -7,10 +7,10 @@
  * one for the caller (dropped by rp_result_free), one for completion
  * (dropped when the last chunk is in: chunks in flight or pending need no
  * reference of their own, a locked add and sub per chunk saved), one while
- * its callback is queued or running.  The memory
- * goes back to a process-wide free list, oldest first, so a result freed
- * through the API is still recognisable as freed (-EINVAL) until that
- * memory is reused for a newer result.
+ * its callback is queued or running.  The memory goes back to a
+ * process-wide free list (through a small per-thread cache), never to the
+ * system, so a result freed through the API is still recognisable as
+ * freed (-EINVAL) until that memory is reused for a newer result.
  *
  * Completion publishes `state` with a seq_cst store and then reads
  * `waiters`; a waiter increments `waiters` and then re-reads `state` before
@@ -149,37 +149,116 @@ static int grow_free_list(void)
 	return 0;
 }
 
-static struct rp_result *result_alloc(void)
-{
-	struct rp_result *r = NULL;
+/*
+ * Each thread keeps a few free results of its own, so that allocating and
+ * releasing take the shared list's lock once per CACHE_MOVE results rather
+ * than twice per result.  A thread's cache goes back to the shared list
+ * when the thread ends.
+ */
+#define CACHE_MAX 64
+#define CACHE_MOVE 32
 
-	pthread_mutex_lock(&free_list.lock);
-	if (free_list.head || grow_free_list() == 0) {
-		r = free_list.head;
+struct result_cache {
+	struct rp_result *head;   /* LIFO, linked by next */
+	unsigned n;
+	bool registered;          /* the key's destructor will flush it */
+};
+
+static _Thread_local struct result_cache cache;
+static pthread_key_t cache_key;
+static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
+
+/* Under the lock: up to n results from the shared list into the cache. */
+static void cache_fill(struct result_cache *c, unsigned n)
+{
+	while (n-- && (free_list.head || grow_free_list() == 0)) {
+		struct rp_result *r = free_list.head;
+
 		free_list.head = r->next;
 		if (!free_list.head)
 			free_list.tail = NULL;
+		r->next = c->head;
+		c->head = r;
+		c->n++;
 	}
+}
+
+/* Under the lock: n results of the cache to the shared list's tail. */
+static void cache_spill(struct result_cache *c, unsigned n)
+{
+	while (n-- && c->head) {
+		struct rp_result *r = c->head;
+
+		c->head = r->next;
+		c->n--;
+		r->next = NULL;
+		if (free_list.tail)
+			free_list.tail->next = r;
+		else
+			free_list.head = r;
+		free_list.tail = r;
+	}
+}
+
+static void cache_flush(void *arg)
+{
+	struct result_cache *c = arg;
+
+	pthread_mutex_lock(&free_list.lock);
+	cache_spill(c, c->n);
 	pthread_mutex_unlock(&free_list.lock);
+}
+
+static void cache_key_make(void)
+{
+	pthread_key_create(&cache_key, cache_flush);
+}
+
+/* This thread's cache, its flush at thread exit arranged on first use. */
+static struct result_cache *my_cache(void)
+{
+	if (!cache.registered) {
+		pthread_once(&cache_key_once, cache_key_make);
+		cache.registered = pthread_setspecific(cache_key, &cache) == 0;
+	}
+	return &cache;
+}
+
+static struct rp_result *result_alloc(void)
+{
+	struct result_cache *c = my_cache();
+	struct rp_result *r;
+
+	if (!c->head) {
+		pthread_mutex_lock(&free_list.lock);
+		cache_fill(c, CACHE_MOVE);
+		pthread_mutex_unlock(&free_list.lock);
+	}
+	r = c->head;
+	if (r) {
+		c->head = r->next;
+		c->n--;
+	}
 	return r;
 }
 
 static void result_release(struct rp_result *r)
 {
+	struct result_cache *c = my_cache();
+
 	if (r->flags & RESULT_OWNS_DATA)
 		free(r->data);
 	free(r->ext);
 	if (r->error != &lost_error)
 		free(r->error);
 	r->magic = RESULT_FREED;
-	r->next = NULL;
-	pthread_mutex_lock(&free_list.lock);
-	if (free_list.tail)
-		free_list.tail->next = r;
-	else
-		free_list.head = r;
-	free_list.tail = r;
-	pthread_mutex_unlock(&free_list.lock);
+	r->next = c->head;
+	c->head = r;
+	if (++c->n > CACHE_MAX) {
+		pthread_mutex_lock(&free_list.lock);
+		cache_spill(c, CACHE_MOVE);
+		pthread_mutex_unlock(&free_list.lock);
+	}
 }
 
 void rp__result_put(struct rp_result *r)
