@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 #include <stdbool.h>
 #include <execinfo.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,26 @@ static void on_fault(int sig, siginfo_t *info, void *ucontext)
 	raise(sig);
 }
 
+static void preload(void)
+{
+	void *warm[2];
+
+	backtrace(warm, 2);
+}
+
+/*
+ * backtrace() dlopens libgcc_s the first time, running its constructors,
+ * whose cpuid instructions trap to the hypervisor on a virtual machine:
+ * about a hundred microseconds.  Done once in the owner, every worker
+ * (a clone of the owner or of its zygote) starts with it loaded.
+ */
+void rp__crash_preload(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, preload);
+}
+
 void rp__crash_handler_install(struct rp_worker_ctl *ctl)
 {
 	stack_t ss = { .ss_size = ALT_STACK_BYTES };
@@ -66,7 +87,9 @@ void rp__crash_handler_install(struct rp_worker_ctl *ctl)
 	crash_ctl = ctl;
 	ctl->crash_signal = 0;
 	ctl->crash_frames = 0;
-	backtrace(warm, 2); /* loads the unwinder now, not in the handler */
+	/* Loads the unwinder now, not in the handler (already loaded when
+	 * the owner preloaded it). */
+	backtrace(warm, 2);
 	ss.ss_sp = malloc(ALT_STACK_BYTES);
 	if (ss.ss_sp)
 		sigaltstack(&ss, NULL);

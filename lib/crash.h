@@ -10,6 +10,10 @@
 #include "proto.h"
 #include "ringpool.h"
 
+/* In the owner, before any worker is cloned: load the unwinder once, so
+ * that workers inherit it loaded (see crash.c). */
+void rp__crash_preload(void);
+
 /* In the worker: catch fault signals to record the stack, then die of
  * the same signal (the exit status the owner sees is unchanged). */
 void rp__crash_handler_install(struct rp_worker_ctl *ctl);

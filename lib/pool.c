@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "crash.h"
 #include "pool.h"
 #include "sys.h"
 
@@ -147,6 +148,7 @@ RP_API int rp_pool_create(const struct rp_pool_opts *opts, rp_pool_t **ret_pool)
 	if (!pool)
 		return -ENOMEM;
 	err = copy_opts(pool, opts);
+	rp__crash_preload();
 	if (err == 0)
 		err = rp__workers_setup(pool);
 	if (err == 0)

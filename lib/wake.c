@@ -86,7 +86,9 @@ void rp__wake_init(struct rp_wake *w, struct rp_wake_word *mine,
 	w->peer = peer;
 	w->my_efd = -1;
 	w->peer_efd = -1;
-	w->spin_ns = RP_WAKE_SPIN_MAX_NS / 2;
+	/* Start low: a fresh waiter learns to spin longer only if it pays
+	 * (spinning idle at start-up steals the CPU the others start on). */
+	w->spin_ns = RP_WAKE_SPIN_MIN_NS;
 	w->policy = RP_WAKE_SPIN;
 	w->yield.skip = 0;
 	w->efd_buf = 0;
