@@ -333,16 +333,21 @@ RP_API int rp_task_worker(const rp_task_ctx_t *ctx);
  * spinning pays, halves when it does not), then announces that it sleeps
  * and blocks on a futex; the other side makes a wake syscall only for a
  * waiter that announced it.
- *   RP_WAIT_SPIN   spin with pause instructions: the fastest hand-over
- *                  when every busy thread has a core of its own;
  *   RP_WAIT_YIELD  spin, but sched_yield() every ~1 us of it, so that a
  *                  thread queued for the same core (the one that is about
- *                  to hand us work) runs at once;
- *   RP_WAIT_SLEEP  no spinning: the least CPU, a wake syscall per hand-over;
- *   RP_WAIT_AUTO   YIELD when nworkers >= the CPUs this process may use,
- *                  since the caller's thread then shares a core with a
- *                  worker; SPIN otherwise.
- * An idle pool sleeps in any case: spinning ends within 40 us.
+ *                  to hand us work: the caller shares cores with the
+ *                  workers whenever nworkers >= CPUs, and the scheduler may
+ *                  put it on a worker's core even when not) runs at once;
+ *                  a yield that returns at once found nobody waiting, and
+ *                  the next 256 are skipped, so a thread alone on its core
+ *                  spins almost as under SPIN.  The default (AUTO).
+ *   RP_WAIT_SPIN   spin with pause instructions only: for a caller sure
+ *                  that every busy thread has a core of its own (say, a
+ *                  pinned owner thread and nworkers < CPUs);
+ *   RP_WAIT_SLEEP  no spinning: the least CPU, a wake syscall per hand-over.
+ * A wait that blocked yet ended within 40 us grows the spin budget, so the
+ * budget follows the gaps between hand-overs.  An idle pool sleeps in any
+ * case: spinning ends within 40 us.
  */
 enum rp_wait_policy {
 	RP_WAIT_AUTO = 0,
@@ -358,7 +363,8 @@ struct rp_pool_opts {
 	size_t initarg_len;
 	unsigned max_tasks_per_worker; /* 0: no limit (maxtasksperchild) */
 	enum rp_start_method start_method; /* default: forkserver */
-	bool no_pinning;             /* default: worker i on the i-th CPU */
+	bool no_pinning;             /* default: worker i on the i-th CPU
+				      * from the last (see rp_pool_create) */
 	size_t ring_bytes;           /* each task and result ring: a power of
 				      * two, 4 KiB .. 1 GiB; 0: 256 KiB */
 	int64_t terminate_grace_ns;  /* SIGTERM to SIGKILL; 0: 1 s */
@@ -384,7 +390,9 @@ struct rp_pool_opts {
  * Python: Pool(processes, initializer, initargs, maxtasksperchild).
  * Each worker gets a private pair of shared-memory rings (tasks in,
  * results out) and, unless no_pinning, worker i is pinned to the i-th CPU
- * this process may use (modulo their number).  The call returns once every
+ * this process may use counted from the last (modulo their number), so
+ * that with fewer workers than CPUs the first CPU, where a program's main
+ * thread usually runs, is left to the caller.  The call returns once every
  * worker ran its initializer: an initializer that fails makes the call
  * fail with RP_EINIT (details in opts->init_error), never a respawn loop.
  * Returns 0 and *ret_pool, -EINVAL (NULL, ring_bytes not a power of two in

@@ -113,7 +113,9 @@ static uint64_t load_key(const struct rp__worker *w, int my_cpu)
 {
 	uint64_t load = rp__worker_load(w);
 
-	return load << 1 | (w->cpu >= 0 && w->cpu == my_cpu);
+	int cpu = atomic_load_explicit(&w->cpu, memory_order_relaxed);
+
+	return load << 1 | (cpu >= 0 && cpu == my_cpu);
 }
 
 /* Workers that can take work, least loaded first. */

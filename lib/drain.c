@@ -332,6 +332,16 @@ void rp__drain_help(struct rp_pool *pool, int64_t now)
 	rp__dispatch_kick(pool);
 }
 
+/*
+ * A waiter stops draining (it is about to sleep): the loop thread must
+ * take over at once rather than at the end of its slice.
+ */
+void rp__drain_help_done(struct rp_pool *pool)
+{
+	atomic_store_explicit(&pool->last_help_ns, 0, memory_order_relaxed);
+	rp__loop_poke(pool);
+}
+
 /* With both locks: every chunk w still holds fails with why. */
 void rp__fail_slots(struct rp_pool *pool, struct rp__worker *w,
 		    const struct rp_error *why)

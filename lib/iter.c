@@ -402,6 +402,7 @@ static int try_next(struct rp_iter *it, struct rp_item *out, bool *got)
 RP_API int rp_iter_next(rp_iter_t *it, int64_t timeout_ns, struct rp_item *ret_item)
 {
 	int64_t start = -1, deadline = -1;
+	bool handed_over = false;
 	bool got;
 	int code;
 
@@ -431,6 +432,10 @@ RP_API int rp_iter_next(rp_iter_t *it, int64_t timeout_ns, struct rp_item *ret_i
 			rp__drain_help(it->pool, now);
 			__builtin_ia32_pause();
 		} else {
+			if (!handed_over) {
+				handed_over = true;
+				rp__drain_help_done(it->pool);
+			}
 			atomic_fetch_add(&it->waiters, 1);
 			if (atomic_load(&it->seq) == seen)
 				rp__sys_futex_wait_private(&it->seq, seen, deadline);

@@ -163,7 +163,7 @@ static void replace_dead(struct loop_state *ls)
  */
 static void wait_events(struct rp_pool *pool, bool helped, int64_t deadline)
 {
-	int64_t wait = helped ? RP_HELP_ACTIVE_NS :
+	int64_t wait = helped ? RP_HELP_SLICE_NS :
 		       pool->loop_sliced ? 1000000 : INT64_MAX;
 	struct __kernel_timespec ts;
 	struct io_uring_cqe *cqe;
@@ -185,7 +185,8 @@ static void wait_events(struct rp_pool *pool, bool helped, int64_t deadline)
  * A thread blocked in get or next drains the rings itself while it polls.
  * Then the loop does not announce sleep on the result rings (workers would
  * wake it for every publication, and it would fight the waiter for the
- * CPU); it looks again after RP_HELP_ACTIVE_NS, and arms once the waiters
+ * CPU); a waiter that stops pokes it (rp__drain_help_done), or it looks
+ * again after RP_HELP_SLICE_NS, and arms once the waiters
  * stopped polling.
  */
 static bool helper_active(struct rp_pool *pool)

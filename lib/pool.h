@@ -131,7 +131,7 @@ struct rp__worker {
 	struct rp_ring_consumer results;  /* drain_lock */
 	pid_t pid;
 	int pidfd;                        /* -1 when none */
-	int cpu;                          /* pinned to; -1 when not pinned */
+	_Atomic int cpu;                  /* pinned to; -1 when not pinned */
 	_Atomic bool dead;                /* set by the loop before replacing */
 	/* Chunks sent (submit_lock) and settled (drain_lock): each has one
 	 * writer at a time, so no locked instruction per chunk; their
@@ -285,10 +285,15 @@ struct rp__batch **rp__dispatch_requeue(struct rp_pool *pool,
 /* A waiter that drained within this long counts as draining now. */
 #define RP_HELP_ACTIVE_NS 100000
 #define RP_HELP_NOTE_NS 10000
+/* How long the loop sleeps while waiters drain: they poke it when they
+ * stop (rp__drain_help_done), so this only bounds a missed poke.  Short
+ * slices would wake it into the waiter's and the worker's cores. */
+#define RP_HELP_SLICE_NS 10000000
 
 /* drain.c */
 void rp__drain_all(struct rp_pool *pool);
 void rp__drain_help(struct rp_pool *pool, int64_t now);
+void rp__drain_help_done(struct rp_pool *pool);
 void rp__progress_wake(struct rp_pool *pool);
 void rp__drain_worker(struct rp_pool *pool, struct rp__worker *w);
 void rp__fail_slots(struct rp_pool *pool, struct rp__worker *w,

@@ -518,6 +518,7 @@ static int wait_done(struct rp_result *r, int64_t timeout_ns)
 	int64_t start, deadline, spin_end;
 	struct rp_pool *pool;
 	unsigned int spins = 0;
+	bool handed_over;
 
 	if (is_done(r))
 		return 0;
@@ -526,6 +527,7 @@ static int wait_done(struct rp_result *r, int64_t timeout_ns)
 	deadline = timeout_ns < 0 ? -1 : start + timeout_ns;
 	spin_end = pool->wait_policy == RP_WAKE_SLEEP ? start :
 		   start + RESULT_SPIN_NS;
+	handed_over = spin_end == start; /* no spin: nothing to hand over */
 	while (!is_done(r)) {
 		int64_t now = rp__now_ns();
 
@@ -538,6 +540,10 @@ static int wait_done(struct rp_result *r, int64_t timeout_ns)
 			if (pool->wait_policy == RP_WAKE_YIELD && ++spins % 32 == 0)
 				rp__wake_yield(&waiter_yield);
 			continue;
+		}
+		if (!handed_over) {
+			handed_over = true;
+			rp__drain_help_done(pool);
 		}
 		atomic_fetch_add(&r->waiters, 1);
 		if (!is_done(r))

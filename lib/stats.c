@@ -55,7 +55,7 @@ static void worker_stats(const struct rp__worker *w, struct rp_worker_stats *out
 
 	memset(out, 0, sizeof(*out));
 	out->pid = w->pidfd >= 0 ? w->pid : 0;
-	out->cpu = w->cpu;
+	out->cpu = atomic_load_explicit(&w->cpu, memory_order_relaxed);
 	out->outstanding = rp__worker_load(w);
 	if (!out->pid)
 		return;

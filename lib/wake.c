@@ -251,11 +251,27 @@ static int rel_timeout(int64_t deadline, bool sliced, struct timespec *ts)
 	return 0;
 }
 
+/*
+ * A wait that blocked but ended within the longest spin budget would have
+ * been cheaper spun: grow the budget (the halving at the sleep undone,
+ * and doubled).  Without this, a budget that starts or falls below the
+ * typical gap between hand-overs never succeeds, so never grows, and
+ * every hand-over pays two syscalls.
+ */
+static void slept_briefly(struct rp_wake *w, int64_t start)
+{
+	if (now_ns() - start > RP_WAKE_SPIN_MAX_NS)
+		return;
+	spin_feedback(w, true);
+	spin_feedback(w, true);
+}
+
 int rp__wake_wait(struct rp_wake *w, rp_wake_ready_fn ready, void *arg,
 		  int64_t timeout_ns)
 {
-	int64_t deadline = timeout_ns < 0 ? INT64_MAX : now_ns() + timeout_ns;
-	bool forever, sliced;
+	int64_t start = now_ns();
+	int64_t deadline = timeout_ns < 0 ? INT64_MAX : start + timeout_ns;
+	bool forever, sliced, slept = false;
 	struct timespec ts;
 	uint32_t s;
 	int ret;
@@ -265,6 +281,7 @@ int rp__wake_wait(struct rp_wake *w, rp_wake_ready_fn ready, void *arg,
 		ret = forever ? 0 : rel_timeout(deadline, sliced, &ts);
 		if (ret == 0) {
 			w->sleeps++;
+			slept = true;
 			ret = futex_wait(&w->mine->seq, s, forever ? NULL : &ts);
 		}
 		withdraw(w);
@@ -274,6 +291,8 @@ int rp__wake_wait(struct rp_wake *w, rp_wake_ready_fn ready, void *arg,
 		    ret != -EINTR)
 			return ret;
 	}
+	if (slept)
+		slept_briefly(w, start);
 	return 0;
 }
 

@@ -95,7 +95,12 @@ void rp__workers_fork_advice(struct rp_pool *pool, int advice)
 				pool->workers[i].region.size, advice);
 }
 
-/* The i-th CPU this process may use, modulo their number. */
+/*
+ * The i-th CPU this process may use counting from the last, modulo their
+ * number: with fewer workers than CPUs the first CPU, where a program's
+ * main thread usually starts and stays, is the one left free for the
+ * owner, rather than a worker's that it would then share.
+ */
 static bool nth_cpu(unsigned i, cpu_set_t *ret)
 {
 	cpu_set_t allowed;
@@ -106,7 +111,7 @@ static bool nth_cpu(unsigned i, cpu_set_t *ret)
 	count = CPU_COUNT(&allowed);
 	if (count <= 0)
 		return false;
-	i %= (unsigned)count;
+	i = (unsigned)count - 1 - i % (unsigned)count;
 	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
 		if (!CPU_ISSET(cpu, &allowed))
 			continue;
@@ -155,6 +160,7 @@ static void *worker_payload(const struct rp_pool *pool, unsigned index,
 int rp__worker_spawn(struct rp_pool *pool, struct rp__worker *w)
 {
 	struct rp__child_spec spec;
+	int cpu = -1;
 	int err;
 
 	memset(&spec, 0, sizeof(spec));
@@ -166,10 +172,11 @@ int rp__worker_spawn(struct rp_pool *pool, struct rp__worker *w)
 	snprintf(spec.name, sizeof(spec.name), "PoolWorker-%u", w->index + 1);
 	snprintf(spec.comm, sizeof(spec.comm), "rp-w%u", w->index);
 	spec.pin = pool->pin && nth_cpu(w->index, &spec.cpus);
-	w->cpu = -1;
-	for (int c = 0; spec.pin && c < CPU_SETSIZE; c++)
-		if (CPU_ISSET(c, &spec.cpus))
-			w->cpu = c;
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (spec.pin && CPU_ISSET(c, &spec.cpus))
+			cpu = c;
+	/* relaxed: a hint for placement (dispatch.c, result.c). */
+	atomic_store_explicit(&w->cpu, cpu, memory_order_relaxed);
 
 	if (pool->method == RP_START_FORK) {
 		rp__workers_fork_advice(pool, MADV_DOFORK);
