@@ -232,6 +232,18 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+/* The pool is broken: a submit is refused and leaves nothing behind. */
+static void assert_broken(rp_pool_t *pool)
+{
+	struct dl_arg quick = arg_of(-1, 0, 0);
+	rp_result_t *res = NULL;
+
+	assert_int_equal(rp_apply_async(pool, dl_task, &quick, sizeof(quick),
+					sizeof(struct dl_rep), NULL, &res),
+			 RP_EBROKEN);
+	assert_null(res);
+}
+
 /* The pool runs a 1000-item map correctly. */
 static void pool_works(rp_pool_t *pool)
 {
@@ -499,7 +511,6 @@ static void deadline_kills_spare_budget(void **state)
 {
 	rp_pool_t *pool = pool_of(1, RP_START_DEFAULT, 0, 2);
 	struct rp_submit_opts o = timed(20 * MS);
-	struct dl_arg quick = arg_of(-1, 0, 0);
 	const struct rp_error *e;
 	rp_result_t *res = NULL;
 
@@ -524,11 +535,7 @@ static void deadline_kills_spare_budget(void **state)
 	res = submit(pool, arg_of(11, F_KILL, 0), NULL);
 	fails_with(res, RP_EWORKER_DIED);
 	rp_result_free(res);
-	res = NULL;
-	assert_int_equal(rp_apply_async(pool, dl_task, &quick, sizeof(quick),
-					sizeof(struct dl_rep), NULL, &res),
-			 RP_EBROKEN);
-	assert_null(res);
+	assert_broken(pool);
 	p_destroy(pool);
 }
 
@@ -615,19 +622,15 @@ static void retry_deaths_spend_budget(void **state)
 {
 	rp_pool_t *pool = pool_of(1, RP_START_DEFAULT, 0, 3);
 	struct rp_submit_opts r5 = { .retries = 5 };
-	struct dl_arg quick = arg_of(-1, 0, 0);
 	const struct rp_error *e;
-	rp_result_t *res, *next = NULL;
+	rp_result_t *res;
 
 	res = submit(pool, arg_of(0, F_KILL, 1), &r5);
 	e = fails_with(res, RP_EBROKEN);
 	assert_int_equal(e->attempts, 0);
 	assert_int_equal(dl->runs[0], 3);
 	rp_result_free(res);
-	assert_int_equal(rp_apply_async(pool, dl_task, &quick, sizeof(quick),
-					sizeof(struct dl_rep), NULL, &next),
-			 RP_EBROKEN);
-	assert_null(next);
+	assert_broken(pool);
 	p_destroy(pool);
 }
 
