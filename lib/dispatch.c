@@ -213,6 +213,7 @@ static void fill_slot(struct rp__slot *sl, const struct rp__batch *b,
 	sl->item_size = b->item_size;
 	sl->fn = b->fn;
 	sl->sink = b->sink;
+	sl->sink_ops = b->sink->ops;
 	sl->dest = b->sink->ops->dest(b->sink, first, nitems);
 	sl->limits = b->limits;
 	sl->sent_ns = b->limits.timeout_ns ? rp__now_ns() : 0;
@@ -310,7 +311,9 @@ static void publish_touched(struct rp_pool *pool, uint64_t touched)
 
 static void batch_free(struct rp__batch *b)
 {
-	b->sink->ops->put(b->sink);
+	/* Its chunks may all be done and a result sink gone: the ops were
+	 * read when the batch was queued. */
+	b->sink_ops->put(b->sink);
 	free(b); /* its items copy, if any, is in the same block */
 }
 
@@ -436,6 +439,7 @@ static struct rp__batch *batch_dup(const struct rp__batch *b, bool borrowed)
 		q->base_index = b->next_index;
 	}
 	b->sink->ops->get(b->sink);
+	q->sink_ops = b->sink->ops;
 	return q;
 }
 

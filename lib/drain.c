@@ -83,6 +83,7 @@ static void settle_slot(struct rp_pool *pool, struct rp__worker *w,
 			struct rp__slot *sl, const struct rp_error *why)
 {
 	struct rp__sink *sink = sl->sink;
+	const struct rp__sink_ops *ops = sl->sink_ops;
 	uint64_t first = sl->first_index, len = sl->result_len;
 	uint32_t n = sl->nitems;
 	bool apply = sl->flags & RP_TASK_APPLY;
@@ -98,14 +99,14 @@ static void settle_slot(struct rp_pool *pool, struct rp__worker *w,
 	if (report && why) {
 		RP_COUNT(pool, chunks_failed);
 		e.index = apply ? -1 : (int64_t)first;
-		sink->ops->chunk_failed(sink, first, n, &e);
+		ops->chunk_failed(sink, first, n, &e);
 	} else if (report) {
 		pool->counters.chunks_completed++;
-		sink->ops->chunk_done(sink, first, n, len);
+		ops->chunk_done(sink, first, n, len);
 	}
 	if (report)
 		pool->settled_unflushed++;
-	sink->ops->put(sink);
+	ops->put(sink);
 }
 
 /* Give a slot back without reporting its chunk (it was queued again). */
@@ -116,7 +117,7 @@ void rp__slot_release(struct rp__worker *w, struct rp__slot *sl)
 	rp__deadline_settled(w, sl);
 	atomic_store_explicit(&sl->busy, false, memory_order_release);
 	rp__slot_mark_free(w, sl);
-	sink->ops->put(sink);
+	sl->sink_ops->put(sink);
 }
 
 static void finish_slot(struct rp_pool *pool, struct rp__worker *w,
@@ -319,13 +320,41 @@ void rp__drain_all(struct rp_pool *pool)
  * drains, so the result reaches it without a hand-over.  Never blocks.
  * It also notes the time, so the loop thread keeps out of its way (loop.c).
  */
+/*
+ * Whether some result ring holds records nobody took yet, from the shared
+ * indices alone (no lock): a drainer releases what it consumed before it
+ * lets go of drain_lock, so tail != head means work, or a drain under way.
+ * The region's address and the ring size never change, unlike the
+ * consumer handles, which a replacement reopens under the locks.
+ */
+static bool results_waiting(const struct rp_pool *pool)
+{
+	size_t off = RP_WORKER_CTL_BYTES +
+		     rp__ring_bytes((uint32_t)pool->ring_capacity);
+
+	for (unsigned i = 0; i < pool->nworkers; i++) {
+		const struct rp_ring_shared *sh = (const struct rp_ring_shared *)
+			((const unsigned char *)pool->workers[i].region.addr + off);
+
+		/* acquire: a record seen here is drained with its bytes. */
+		if (atomic_load_explicit(&sh->tail, memory_order_acquire) !=
+		    atomic_load_explicit(&sh->head, memory_order_relaxed))
+			return true;
+	}
+	return false;
+}
+
 void rp__drain_help(struct rp_pool *pool, int64_t now)
 {
 	/* relaxed: a hint; one store per RP_HELP_NOTE_NS keeps the line quiet. */
 	if (now - atomic_load_explicit(&pool->last_help_ns, memory_order_relaxed) >
 	    RP_HELP_NOTE_NS)
 		atomic_store_explicit(&pool->last_help_ns, now, memory_order_relaxed);
-	if (pthread_mutex_trylock(&pool->drain_lock) != 0)
+	/* Cheap polling: the lock and a pass over every ring only when a
+	 * ring has something (a spinning waiter comes here every ~20 ns). */
+	if ((!results_waiting(pool) && !atomic_load_explicit(&pool->dispatch_wanted,
+							     memory_order_relaxed)) ||
+	    pthread_mutex_trylock(&pool->drain_lock) != 0)
 		return;
 	rp__drain_all(pool);
 	pthread_mutex_unlock(&pool->drain_lock);

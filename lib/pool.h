@@ -83,6 +83,7 @@ struct rp__limits {
 struct rp__batch {
 	struct rp__batch *next;     /* pending queue */
 	struct rp__sink *sink;
+	const struct rp__sink_ops *sink_ops; /* queued batches: sink->ops */
 	rp_task_fn fn;
 	const unsigned char *items;
 	uint64_t base_index;
@@ -111,6 +112,10 @@ struct rp__slot {
 	uint64_t item_size;
 	rp_task_fn fn;
 	struct rp__sink *sink;
+	/* The sink's ops, read while it surely lived: a result sink may be
+	 * gone once the chunk is reported (a cancelled chunk is reported
+	 * before its slot settles), and put must then not touch it. */
+	const struct rp__sink_ops *sink_ops;
 	unsigned char *dest;
 	/* Deadlines (deadline.c; the loop thread, under drain_lock). */
 	struct rp__limits limits;

@@ -348,8 +348,8 @@ static int wait_quiet(const struct layout *l)
 {
 	int64_t end = now_ns() + GUARD_NS;
 
-	while (__atomic_load_n(&l->results->head, __ATOMIC_ACQUIRE) !=
-	       __atomic_load_n(&l->results->tail, __ATOMIC_ACQUIRE)) {
+	while (atomic_load_explicit(&l->results->head, memory_order_acquire) !=
+	       atomic_load_explicit(&l->results->tail, memory_order_acquire)) {
 		if (now_ns() > end)
 			return -1;
 		sched_yield();
@@ -360,16 +360,16 @@ static int wait_quiet(const struct layout *l)
 /* The wake half of wake.h's handshake, as the worker's producer does it. */
 static void wake_owner(struct rp_wake_word *w)
 {
-	if (__atomic_load_n(&w->sleeping, __ATOMIC_SEQ_CST) &&
-	    __atomic_exchange_n(&w->sleeping, 0, __ATOMIC_SEQ_CST)) {
-		__atomic_fetch_add(&w->seq, 1, __ATOMIC_SEQ_CST);
+	if (atomic_load_explicit(&w->sleeping, memory_order_seq_cst) &&
+	    atomic_exchange_explicit(&w->sleeping, 0, memory_order_seq_cst)) {
+		atomic_fetch_add_explicit(&w->seq, 1, memory_order_seq_cst);
 		syscall(SYS_futex, &w->seq, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
 	}
 }
 
 static void publish_tail(const struct layout *l, uint64_t tail)
 {
-	__atomic_store_n(&l->results->tail, tail, __ATOMIC_SEQ_CST);
+	atomic_store_explicit(&l->results->tail, tail, memory_order_seq_cst);
 	wake_owner(&l->results->readable);
 }
 
@@ -462,7 +462,7 @@ static void put_frag(struct forge *f, uint32_t slot, uint64_t offset,
 static int forge(const struct layout *l, uint32_t slot, enum scribble sc)
 {
 	const uint32_t full = sizeof(struct val);
-	uint64_t t0 = __atomic_load_n(&l->results->tail, __ATOMIC_ACQUIRE);
+	uint64_t t0 = atomic_load_explicit(&l->results->tail, memory_order_acquire);
 	struct forge f = { .data = l->rdata, .cap = l->cap, .tail = t0 };
 	uint64_t to_end = l->cap - (t0 & (l->cap - 1));
 	unsigned char zero[64] = { 0 };
@@ -706,13 +706,13 @@ static uint32_t scribble_ctl(const struct layout *l, uint32_t own)
 	uint32_t n = 0;
 
 	for (uint32_t s = 0; s < RP_SLOTS; s++) {
-		uint32_t st = __atomic_load_n(&l->ctl->slot_state[s],
-					      __ATOMIC_SEQ_CST);
+		uint32_t st = atomic_load_explicit(&l->ctl->slot_state[s],
+					      memory_order_seq_cst);
 		uint32_t lie = st == RP_SLOT_QUEUED ? lies[n++ % 3] : 0x5a5a5a5au;
 
 		if (s == own)
 			lie = RP_SLOT_QUEUED;
-		__atomic_store_n(&l->ctl->slot_state[s], lie, __ATOMIC_SEQ_CST);
+		atomic_store_explicit(&l->ctl->slot_state[s], lie, memory_order_seq_cst);
 	}
 	l->ctl->magic = 0xdeadbeefu;
 	l->ctl->index = UINT32_MAX;
@@ -767,16 +767,16 @@ static int scribble_task(const void *arg, size_t len, void *res, size_t cap,
 		 * worker reads it once its cache of it runs dry. */
 		if (wait_word(&a.page->go, 1) < 0)
 			return E_GUARD;
-		__atomic_store_n(&l.tasks->tail, 0x0123456789abcdefull,
-				 __ATOMIC_SEQ_CST);
+		atomic_store_explicit(&l.tasks->tail, 0x0123456789abcdefull,
+				 memory_order_seq_cst);
 		break;
 	case SC_TASK_HEAD: {
 		/* The owner reads this index when its cache says the ring is
 		 * full.  Only until we return: the worker stores its own head
 		 * over it as the task ends. */
-		uint64_t h = __atomic_load_n(&l.tasks->head, __ATOMIC_SEQ_CST);
+		uint64_t h = atomic_load_explicit(&l.tasks->head, memory_order_seq_cst);
 
-		__atomic_store_n(&l.tasks->head, h + 4, __ATOMIC_SEQ_CST);
+		atomic_store_explicit(&l.tasks->head, h + 4, memory_order_seq_cst);
 		set_word(&a.page->scribbled, 1);
 		if (wait_word(&a.page->go, 1) < 0)
 			return E_GUARD;
@@ -825,10 +825,10 @@ static int chunk_task(const void *arg, size_t len, void *res, size_t cap,
 		set_word(&a.page->victim, (uint32_t)getpid());
 		if (wait_word(&a.page->armed, 1) < 0 || wait_quiet(&l) < 0)
 			return E_GUARD;
-		t = __atomic_load_n(&l.results->tail, __ATOMIC_SEQ_CST);
-		__atomic_store_n(&l.results->head,
+		t = atomic_load_explicit(&l.results->tail, memory_order_seq_cst);
+		atomic_store_explicit(&l.results->head,
 				 a.sc == SC_HEAD_AHEAD ? t + 64 : t + 5,
-				 __ATOMIC_SEQ_CST);
+				 memory_order_seq_cst);
 	}
 	return rp_task_fail(ctx, E_TASKFAIL, "%s", msg);
 }

@@ -178,9 +178,12 @@ static void fill(struct rp__worker *w, struct fake_sink *f, unsigned s,
 	sl->first_index = f->first;
 	sl->result_size = result_size % 2048u;
 	sl->sink = &f->base;
+	sl->sink_ops = f->base.ops;
 	sl->dest = fs_dest(&f->base, f->first, f->nitems);
 	fs_get(&f->base);
-	atomic_fetch_add(&w->outstanding, 1);
+	/* Taken as dispatch.c's write_chunk takes it. */
+	w->slot_taken[s / 64] ^= 1ull << (s % 64);
+	atomic_store(&w->chunks_sent, atomic_load(&w->chunks_sent) + 1);
 	atomic_store(&sl->busy, true);
 	/* Cancelled by rp_result_cancel: completed then, the slot still out
 	 * until the worker's CANCELED record (dispatch.c cancel_queued). */
@@ -294,7 +297,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(f->buf);
 	}
 	CHECK(atomic_load(&pool->unfinished) == 0);
-	CHECK(atomic_load(&w->outstanding) == 0);
+	CHECK(rp__worker_load(w) == 0);
+	for (unsigned k = 0; k < RP_SLOTS / 64; k++)
+		CHECK(w->slot_taken[k] == atomic_load(&w->slot_given[k]));
 	free(sh);
 	free(w);
 	free(pool);

@@ -7,6 +7,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -159,8 +160,8 @@ static void wrap_case(uint64_t marker, int64_t tail_delta)
 	if (marker)
 		set_hdr(&g, 192, marker);
 	if (tail_delta)
-		__atomic_store_n(&g.sh->tail, g.cons.head + (uint64_t)tail_delta,
-				 __ATOMIC_RELEASE);
+		atomic_store_explicit(&g.sh->tail, g.cons.head + (uint64_t)tail_delta,
+				 memory_order_release);
 	expect_corrupt(&g);
 	guarded_close(&g);
 }
@@ -180,8 +181,8 @@ static void tail_case(int64_t delta_from_head)
 
 	guarded_open(&g, CAP);
 	advance_to(&g, 64);
-	__atomic_store_n(&g.sh->tail, g.cons.head + (uint64_t)delta_from_head,
-			 __ATOMIC_RELEASE);
+	atomic_store_explicit(&g.sh->tail, g.cons.head + (uint64_t)delta_from_head,
+			 memory_order_release);
 	expect_corrupt(&g);
 	guarded_close(&g);
 }
@@ -207,9 +208,9 @@ static void head_case(int64_t delta_from_tail)
 	push(&g, 1, 8);
 	rp__ring_publish(&g.prod);
 	/* As if the producer had read the true head (64) already. */
-	g.prod.head_cache = __atomic_load_n(&g.sh->head, __ATOMIC_ACQUIRE);
-	__atomic_store_n(&g.sh->head, g.prod.tail_pub + (uint64_t)delta_from_tail,
-			 __ATOMIC_RELEASE);
+	g.prod.head_cache = atomic_load_explicit(&g.sh->head, memory_order_acquire);
+	atomic_store_explicit(&g.sh->head, g.prod.tail_pub + (uint64_t)delta_from_tail,
+			 memory_order_release);
 	/* The producer reads head when it runs out of cached room. */
 	for (int i = 0; i < 64 && ret == 0; i++) {
 		ret = rp__ring_reserve(&g.prod, 1, 8, &p);
@@ -246,9 +247,9 @@ static void test_bad_open(void **state)
 	g.sh->version = 2;
 	assert_int_equal(rp__ring_consumer_open(g.mem, bytes, 1, &c), -EBADMSG);
 	g.sh->version = RP_RING_VERSION;
-	__atomic_store_n(&g.sh->tail, CAP + 8, __ATOMIC_RELAXED);
+	atomic_store_explicit(&g.sh->tail, CAP + 8, memory_order_relaxed);
 	assert_int_equal(rp__ring_consumer_open(g.mem, bytes, 1, &c), -EBADMSG);
-	__atomic_store_n(&g.sh->tail, 0, __ATOMIC_RELAXED);
+	atomic_store_explicit(&g.sh->tail, 0, memory_order_relaxed);
 	assert_int_equal(rp__ring_consumer_open(g.mem, bytes, 1, &c), 0);
 	guarded_close(&g);
 }
@@ -273,7 +274,7 @@ static void fuzz_once(uint64_t *rs)
 				   (r & 0x700) ? 0 : 1);
 		memcpy(g.prod.data + i, &r, 8);
 	}
-	__atomic_store_n(&g.sh->tail, test_rand(rs) % (2 * CAP), __ATOMIC_RELEASE);
+	atomic_store_explicit(&g.sh->tail, test_rand(rs) % (2 * CAP), memory_order_release);
 	while ((ret = rp__ring_peek(&g.cons, &rec)) == 0) {
 		const unsigned char *d = rec.data;
 

@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/wait.h>
@@ -28,7 +29,7 @@ static bool await_announce(struct rp_wake_word *w, pid_t child)
 	unsigned long i = 0;
 
 	/* acquire: pairs with the seq_cst store of sleeping in wake.c. */
-	while (!__atomic_load_n(&w->sleeping, __ATOMIC_ACQUIRE)) {
+	while (!atomic_load_explicit(&w->sleeping, memory_order_acquire)) {
 		__builtin_ia32_pause();
 		if (child > 0 && ++i % (1ul << 20) == 0 &&
 		    waitpid(child, NULL, WNOHANG) != 0)

@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
@@ -83,7 +84,7 @@ static int feed(struct test_ring *t)
 
 	for (uint64_t i = 0; i < ROUNDS; i++) {
 		/* acquire: pairs with the seq_cst store of sleeping in wake.c. */
-		while (!__atomic_load_n(&sh->readable.sleeping, __ATOMIC_ACQUIRE))
+		while (!atomic_load_explicit(&sh->readable.sleeping, memory_order_acquire))
 			__builtin_ia32_pause();
 		if (rp__ring_push(&t->prod, 1, &i, 8) < 0)
 			return 1;
