@@ -223,6 +223,29 @@ static void fill_slot(struct rp__slot *sl, const struct rp__batch *b,
 	atomic_store_explicit(&sl->timed_out, false, memory_order_relaxed);
 }
 
+/* Whether t has the function, flags and sizes of the last TASK sent. */
+static bool repeats_last(const struct rp__worker *w, const struct rp_task_rec *t)
+{
+	const struct rp_task_rec *l = &w->last_sent;
+
+	return w->have_last_sent && l->fn == t->fn && l->flags == t->flags &&
+	       l->item_size == t->item_size && l->result_size == t->result_size;
+}
+
+/* The record's head: all of t, or what a TASK_NEXT needs (proto.h). */
+static void write_task_head(void *p, const struct rp_task_rec *t, bool next)
+{
+	struct rp_task_next_rec n = {
+		.first_index = t->first_index, .slot = t->slot,
+		.nitems = t->nitems,
+	};
+
+	if (next)
+		memcpy(p, &n, sizeof(n));
+	else
+		memcpy(p, t, sizeof(*t));
+}
+
 /*
  * Put one chunk of b (nitems from next_index) into w's task ring.
  * Returns 0, or -ENOBUFS when w has no free slot or ring space now.
@@ -243,14 +266,17 @@ static int write_chunk(struct rp_pool *pool, struct rp__worker *w,
 		.item_size = b->item_size, .result_size = b->result_size,
 	};
 	int slot = slot_alloc(w);
+	bool next = !big && repeats_last(w, &t);
+	uint32_t head = next ? sizeof(struct rp_task_next_rec) : sizeof(t);
 	void *p = NULL;
 	int err;
 
 	if (slot < 0)
 		return slot;
 	t.slot = (uint32_t)slot;
-	if (!big && (err = rp__ring_reserve(&w->tasks, RP_REC_TASK,
-					    (uint32_t)(sizeof(t) + in_len), &p)) < 0) {
+	if (!big && (err = rp__ring_reserve(&w->tasks, next ? RP_REC_TASK_NEXT :
+								RP_REC_TASK,
+					    (uint32_t)(head + in_len), &p)) < 0) {
 		slot_unalloc(w, slot);
 		return err == -ENOBUFS ? err : task_ring_broken(w, -ENOBUFS);
 	}
@@ -272,10 +298,14 @@ static int write_chunk(struct rp_pool *pool, struct rp__worker *w,
 	if (big) {
 		write_big(pool, w, &t, items, in_len);
 	} else {
-		memcpy(p, &t, sizeof(t));
+		write_task_head(p, &t, next);
 		if (in_len) /* an apply without argument has items NULL */
-			memcpy((unsigned char *)p + sizeof(t), items, in_len);
-		rp__ring_commit(&w->tasks, (uint32_t)(sizeof(t) + in_len));
+			memcpy((unsigned char *)p + head, items, in_len);
+		rp__ring_commit(&w->tasks, (uint32_t)(head + in_len));
+	}
+	if (!next) {
+		w->last_sent = t;
+		w->have_last_sent = true;
 	}
 	if (pool->max_tasks && ++w->dispatched >= pool->max_tasks)
 		w->retiring = true;

@@ -219,6 +219,33 @@ static int on_result(struct rp_pool *pool, struct rp__worker *w,
 	return 0;
 }
 
+/* A map chunk's results in full, with the short header (proto.h). */
+static int on_result_full(struct rp_pool *pool, struct rp__worker *w,
+			  const struct rp_ring_rec *rec)
+{
+	struct rp_result_full_rec r;
+	struct rp__slot *sl;
+	uint64_t full;
+
+	if (rec->len < sizeof(r))
+		return corrupt(w);
+	memcpy(&r, rec->data, sizeof(r));
+	sl = slot_of(w, r.slot);
+	if (!sl || sl->got_result || atomic_load(&sl->canceled) ||
+	    (sl->flags & RP_TASK_APPLY) || r.nfail > sl->nitems)
+		return corrupt(w);
+	full = (uint64_t)sl->nitems * sl->result_size;
+	if (rec->len - sizeof(r) != full)
+		return corrupt(w);
+	memcpy(sl->dest, (const unsigned char *)rec->data + sizeof(r), full);
+	sl->result_len = full;
+	sl->got_result = true;
+	sl->fails_left = r.nfail;
+	if (r.nfail == 0)
+		finish_slot(pool, w, sl);
+	return 0;
+}
+
 static int on_fail(struct rp_pool *pool, struct rp__worker *w,
 		   const struct rp_ring_rec *rec)
 {
@@ -279,6 +306,8 @@ static int on_record(struct rp_pool *pool, struct rp__worker *w,
 	switch (rec->kind) {
 	case RP_REC_RESULT:
 		return on_result(pool, w, rec);
+	case RP_REC_RESULT_FULL:
+		return on_result_full(pool, w, rec);
 	case RP_REC_FAIL:
 		return on_fail(pool, w, rec);
 	case RP_REC_FRAG:

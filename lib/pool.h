@@ -144,6 +144,10 @@ struct rp__worker {
 	_Atomic uint32_t chunks_sent;
 	_Atomic uint32_t chunks_settled;
 	uint64_t dispatched;              /* tasks sent to this process */
+	/* submit_lock: the last TASK record written into the task ring
+	 * since it was (re)made; later chunks like it go as TASK_NEXT. */
+	struct rp_task_rec last_sent;
+	bool have_last_sent;
 	bool retiring;                    /* max_tasks reached: no more */
 	_Atomic bool corrupt;             /* its result ring failed checks */
 	_Atomic bool init_seen;

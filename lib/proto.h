@@ -10,6 +10,10 @@
  * Task ring records:
  *   RP_REC_TASK   struct rp_task_rec, then nitems * item_size item bytes
  *                 inline, unless RP_TASK_BIG: then FRAG records carry them.
+ *   RP_REC_TASK_NEXT struct rp_task_next_rec, then the item bytes: a chunk
+ *                 with the function, flags and sizes of the last TASK
+ *                 record of this ring (never BIG).  Half a cache line
+ *                 for a one-item chunk, where a TASK takes a whole one.
  *   RP_REC_FRAG   struct rp_frag_rec, then bytes (pieces of a big payload,
  *                 in order, right after the record they belong to).
  *   RP_REC_EXIT   no payload: finish what came before, then exit(0).
@@ -18,6 +22,10 @@
  *   RP_REC_FRAG   pieces of a big result, before its RESULT.
  *   RP_REC_RESULT struct rp_result_rec, then the results inline unless
  *                 RP_RESULT_BIG; then nfail RP_REC_FAIL records follow.
+ *   RP_REC_RESULT_FULL struct rp_result_full_rec, then all nitems *
+ *                 result_size result bytes: a map chunk's (never apply's,
+ *                 whose result may shrink, nor a big one's); then nfail
+ *                 RP_REC_FAIL records follow.
  *   RP_REC_FAIL   struct rp_fail_rec, then msg_len message bytes.
  *
  * Trust: the owner trusts nothing a worker wrote.  Every field of a result
@@ -42,7 +50,9 @@ enum rp_rec_kind {
 	RP_REC_INIT,
 	RP_REC_RESULT,
 	RP_REC_FAIL,
-	RP_REC_KIND_MAX = RP_REC_FAIL,
+	RP_REC_TASK_NEXT,
+	RP_REC_RESULT_FULL,
+	RP_REC_KIND_MAX = RP_REC_RESULT_FULL,
 };
 
 /* slot_state values: the owner queues and cancels, the worker starts.
@@ -113,6 +123,14 @@ struct rp_task_rec {
 
 static_assert(sizeof(struct rp_task_rec) == 48, "task record layout");
 
+struct rp_task_next_rec {
+	uint64_t first_index;
+	uint32_t slot;
+	uint32_t nitems;
+};
+
+static_assert(sizeof(struct rp_task_next_rec) == 16, "task-next record layout");
+
 struct rp_frag_rec {
 	uint32_t slot;
 	uint32_t pad;
@@ -135,6 +153,13 @@ struct rp_result_rec {
 };
 
 static_assert(sizeof(struct rp_result_rec) == 24, "result record layout");
+
+struct rp_result_full_rec {
+	uint32_t slot;
+	uint32_t nfail;       /* FAIL records that follow */
+};
+
+static_assert(sizeof(struct rp_result_full_rec) == 8, "full result layout");
 
 struct rp_fail_rec {
 	uint32_t slot;

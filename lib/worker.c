@@ -66,6 +66,8 @@ struct worker {
 	int index;
 	struct staged_fail *fails;
 	uint32_t nfails, fails_cap;
+	struct rp_task_rec last;  /* the last TASK record: TASK_NEXT repeats it */
+	bool have_last;
 };
 
 /* ---- the API a task calls ---------------------------------------------- */
@@ -320,6 +322,21 @@ static void run_inline(struct worker *w, const struct rp_task_rec *t,
 	finish_fails(w, t->slot);
 }
 
+/* A map chunk's results, all of them: the short header (proto.h). */
+static void run_full(struct worker *w, const struct rp_task_rec *t,
+		     const unsigned char *items, uint64_t out_len)
+{
+	struct rp_result_full_rec r = { .slot = t->slot };
+	unsigned char *p = reserve(w, RP_REC_RESULT_FULL, sizeof(r) + out_len);
+	uint64_t len;
+
+	run_items(w, t, items, p + sizeof(r), &len);
+	r.nfail = w->nfails;
+	memcpy(p, &r, sizeof(r));
+	rp__ring_commit(&w->results, (uint32_t)(sizeof(r) + out_len));
+	finish_fails(w, t->slot);
+}
+
 static void run_big(struct worker *w, const struct rp_task_rec *t,
 		    const unsigned char *items, uint64_t out_len)
 {
@@ -356,21 +373,51 @@ static void note_start(struct worker *w, uint32_t slot)
 	atomic_store_explicit(&w->ctl->run_slot, slot, memory_order_release);
 }
 
+/*
+ * The chunk a task record describes, and where its inline items start: a
+ * TASK in full, or a TASK_NEXT on top of the last TASK.
+ */
+static void parse_task(struct worker *w, const struct rp_ring_rec *rec,
+		       struct rp_task_rec *t, const unsigned char **items,
+		       uint64_t *inline_len)
+{
+	const unsigned char *data = rec->data;
+	struct rp_task_next_rec n;
+
+	if (rec->kind == RP_REC_TASK) {
+		if (rec->len < sizeof(*t))
+			_exit(RP_WORKER_EXIT_PROTOCOL);
+		memcpy(t, data, sizeof(*t));
+		w->last = *t;
+		w->have_last = true;
+		*items = data + sizeof(*t);
+		*inline_len = rec->len - sizeof(*t);
+		return;
+	}
+	if (!w->have_last || rec->len < sizeof(n) ||
+	    (w->last.flags & RP_TASK_BIG))
+		_exit(RP_WORKER_EXIT_PROTOCOL);
+	memcpy(&n, data, sizeof(n));
+	*t = w->last;
+	t->first_index = n.first_index;
+	t->slot = n.slot;
+	t->nitems = n.nitems;
+	*items = data + sizeof(n);
+	*inline_len = rec->len - sizeof(n);
+}
+
 static void run_task(struct worker *w, const struct rp_ring_rec *rec)
 {
-	const unsigned char *items = (const unsigned char *)rec->data +
-				     sizeof(struct rp_task_rec);
+	const unsigned char *items;
 	unsigned char *big_items = NULL;
 	struct rp_task_rec t;
-	uint64_t in_len, out_len;
+	uint64_t in_len, out_len, inline_len;
 
-	if (rec->len < sizeof(t))
-		_exit(RP_WORKER_EXIT_PROTOCOL);
-	memcpy(&t, rec->data, sizeof(t));
+	parse_task(w, rec, &t, &items, &inline_len);
 	in_len = (uint64_t)t.nitems * t.item_size;
 	out_len = (uint64_t)t.nitems * t.result_size;
 	if (t.slot >= RP_SLOTS || t.nitems == 0 ||
-	    (!(t.flags & RP_TASK_BIG) && rec->len - sizeof(t) < in_len))
+	    (!(t.flags & RP_TASK_BIG) && inline_len < in_len))
 		_exit(RP_WORKER_EXIT_PROTOCOL);
 	rp__ring_consume(&w->tasks);
 	if (t.flags & RP_TASK_BIG)
@@ -385,6 +432,9 @@ static void run_task(struct worker *w, const struct rp_ring_rec *rec)
 					   .flags = RP_RESULT_CANCELED };
 
 		push(w, RP_REC_RESULT, &r, sizeof(r), NULL, 0);
+	} else if (!(t.flags & RP_TASK_APPLY) &&
+		   out_len <= w->inline_max - sizeof(struct rp_result_full_rec)) {
+		run_full(w, &t, items, out_len);
 	} else if (out_len <= w->inline_max - sizeof(struct rp_result_rec)) {
 		run_inline(w, &t, items, out_len);
 	} else {
@@ -512,7 +562,7 @@ int rp__worker_main(void *payload, size_t len)
 		next_record(&w, &rec);
 		if (rec.kind == RP_REC_EXIT)
 			break;
-		if (rec.kind != RP_REC_TASK)
+		if (rec.kind != RP_REC_TASK && rec.kind != RP_REC_TASK_NEXT)
 			_exit(RP_WORKER_EXIT_PROTOCOL);
 		run_task(&w, &rec);
 		if (w.max_tasks && ++w.done >= w.max_tasks)

@@ -36,6 +36,7 @@ static int region_init(struct rp_pool *pool, struct rp__worker *w)
 	int err;
 
 	w->ring_bytes = rp__ring_bytes((uint32_t)pool->ring_capacity);
+	w->have_last_sent = false; /* a fresh ring: the next chunk in full */
 	w->ctl = (struct rp_worker_ctl *)base;
 	w->task_mem = base + RP_WORKER_CTL_BYTES;
 	w->result_mem = base + RP_WORKER_CTL_BYTES + w->ring_bytes;
@@ -338,18 +339,49 @@ static bool runs_again(struct rp__worker *w, uint32_t s,
 	       !atomic_load(&sl->timed_out) && !atomic_load(&sl->kill_canceled);
 }
 
+/*
+ * A task record read back from the dead worker's ring: a TASK in full,
+ * or a TASK_NEXT, whose function and sizes are taken from the owner's own
+ * record of its slot (they are checked against it for a TASK).  Sets *t
+ * and *items; false for anything else or a slot out of range.
+ */
+static bool parse_task_back(struct rp__worker *w, const struct rp_ring_rec *rec,
+			    struct rp_task_rec *t, const unsigned char **items)
+{
+	const unsigned char *data = rec->data;
+	struct rp_task_next_rec n;
+	const struct rp__slot *sl;
+
+	if (rec->kind == RP_REC_TASK && rec->len >= sizeof(*t)) {
+		memcpy(t, data, sizeof(*t));
+		*items = data + sizeof(*t);
+		return t->slot < RP_SLOTS;
+	}
+	if (rec->kind != RP_REC_TASK_NEXT || rec->len < sizeof(n))
+		return false;
+	memcpy(&n, data, sizeof(n));
+	if (n.slot >= RP_SLOTS)
+		return false;
+	sl = &w->slots[n.slot];
+	*t = (struct rp_task_rec){
+		.fn = (uint64_t)(uintptr_t)sl->fn, .first_index = n.first_index,
+		.slot = n.slot, .flags = sl->flags, .nitems = n.nitems,
+		.item_size = sl->item_size, .result_size = sl->result_size,
+	};
+	*items = data + sizeof(n);
+	return true;
+}
+
 /* A task record of the dead worker's ring whose chunk is to run again,
  * checked against the owner's record of that slot. */
 static struct rp__slot *rerun_slot(struct rp__worker *w,
 				   const struct rp_ring_rec *rec,
-				   struct rp_task_rec *t, const struct rp_error *why)
+				   struct rp_task_rec *t, const unsigned char **items,
+				   const struct rp_error *why)
 {
 	struct rp__slot *sl;
 
-	if (rec->kind != RP_REC_TASK || rec->len < sizeof(*t))
-		return NULL;
-	memcpy(t, rec->data, sizeof(*t));
-	if (t->slot >= RP_SLOTS || (t->flags & RP_TASK_BIG))
+	if (!parse_task_back(w, rec, t, items) || (t->flags & RP_TASK_BIG))
 		return NULL;
 	sl = &w->slots[t->slot];
 	if (!atomic_load_explicit(&sl->busy, memory_order_acquire) ||
@@ -357,7 +389,8 @@ static struct rp__slot *rerun_slot(struct rp__worker *w,
 	    t->fn != (uint64_t)(uintptr_t)sl->fn ||
 	    t->first_index != sl->first_index || t->nitems != sl->nitems ||
 	    t->item_size != sl->item_size || t->result_size != sl->result_size ||
-	    rec->len - sizeof(*t) != (uint64_t)t->nitems * t->item_size)
+	    rec->len - (uint64_t)(*items - (const unsigned char *)rec->data) !=
+		    (uint64_t)t->nitems * t->item_size)
 		return NULL;
 	return sl;
 }
@@ -389,12 +422,13 @@ static void requeue(struct rp_pool *pool, struct rp__worker *w,
 	    c.head < w->tasks.head_cache)
 		return;
 	while (rp__ring_peek(&c, &rec) == 0) {
-		struct rp__slot *sl = rerun_slot(w, &rec, &t, why);
+		const unsigned char *items = NULL;
+		struct rp__slot *sl = rerun_slot(w, &rec, &t, &items, why);
 
 		if (sl) {
 			struct rp__batch b = {
 				.sink = sl->sink, .fn = sl->fn,
-				.items = (const unsigned char *)rec.data + sizeof(t),
+				.items = items,
 				.base_index = t.first_index,
 				.next_index = t.first_index,
 				.end_index = t.first_index + t.nitems,

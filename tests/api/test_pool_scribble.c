@@ -70,7 +70,8 @@
 #define NBIG 2         /* big tasks: one lands on each worker */
 #define BIG_ARG 3000u  /* more than one record holds: FRAG records */
 #define NBEFORE 3      /* tasks on the victim before S ... */
-#define NBEFORE_BIG 24 /* ... and before a big T: 1.5 KiB of its task ring */
+#define NBEFORE_BIG 48 /* ... and before a big T: 1.5 KiB of its task ring
+			* (32-byte TASK_NEXT records, lib/proto.h) */
 #define MAP_N 1000
 #define PAD_CAP 2000u  /* result room of the task that moves the ring */
 #define CHUNK_N 20     /* items of the chunk that scribbles a ring head */

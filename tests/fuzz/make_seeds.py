@@ -12,6 +12,7 @@ import struct
 import sys
 
 KIND_FRAG, KIND_INIT, KIND_RESULT, KIND_FAIL = 2, 4, 5, 6
+KIND_RESULT_FULL = 8
 KIND_WRAP = 0xffff
 RESULT_BIG, RESULT_CANCELED = 0x1, 0x2
 BUSY, APPLY, CANCELED = 0x1, 0x2, 0x4
@@ -47,6 +48,9 @@ class Worker:
         self.rec(KIND_RESULT,
                  struct.pack('<IIQII', slot, flags, result_len, nfail, 0) + data)
 
+    def result_full(self, slot, data, nfail=0):
+        self.rec(KIND_RESULT_FULL, struct.pack('<II', slot, nfail) + data)
+
     def fail(self, slot, item, code, msg=b''):
         self.rec(KIND_FAIL, struct.pack('<IIiI', slot, item, code, len(msg)) + msg)
 
@@ -79,6 +83,15 @@ def seeds():
     w.init()
     w.result(0, bytes(range(32)))
     yield 'map_inline', w.seed([(BUSY, 4, 8)])
+
+    # Map chunks in the short form (all results, the header's 8 bytes),
+    # one of them with a failed item.
+    w = Worker(256)
+    w.init()
+    w.result_full(0, bytes(range(8)))
+    w.result_full(1, b'q' * 16, nfail=1)
+    w.fail(1, 1, 9, b'second item')
+    yield 'map_full', w.seed([(BUSY, 1, 8), (BUSY, 2, 8)])
 
     # Two items fail: RESULT with nfail, then the FAIL records.
     w = Worker(512)
