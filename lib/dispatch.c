@@ -112,7 +112,6 @@ static bool can_take(const struct rp__worker *w)
 static uint64_t load_key(const struct rp__worker *w, int my_cpu)
 {
 	uint64_t load = rp__worker_load(w);
-
 	int cpu = atomic_load_explicit(&w->cpu, memory_order_relaxed);
 
 	return load << 1 | (cpu >= 0 && cpu == my_cpu);
@@ -314,15 +313,57 @@ static int write_chunk(struct rp_pool *pool, struct rp__worker *w,
 }
 
 /* One chunk of b to the least-loaded worker that has room. */
+/*
+ * The worker order_workers() would put first, found in one pass: the CPU
+ * is looked up only to break a tie (most chunks go to the first choice;
+ * the full order is needed only when it has no room).
+ */
+static struct rp__worker *least_loaded(struct rp_pool *pool)
+{
+	struct rp__worker *best = NULL;
+	uint64_t best_load = UINT64_MAX;
+	int my_cpu = -2; /* not looked up yet */
+
+	for (unsigned i = 0; i < pool->nworkers; i++) {
+		struct rp__worker *w = &pool->workers[i];
+		uint64_t load;
+
+		if (!can_take(w))
+			continue;
+		load = rp__worker_load(w);
+		if (load == best_load) {
+			if (my_cpu == -2)
+				my_cpu = sched_getcpu();
+			if (load_key(best, my_cpu) > load_key(w, my_cpu))
+				best = w;
+		} else if (load < best_load) {
+			best = w;
+			best_load = load;
+		}
+	}
+	return best;
+}
+
 static int dispatch_one(struct rp_pool *pool, struct rp__batch *b,
 			uint64_t *touched)
 {
 	struct rp__worker **order = pool->order;
 	uint64_t left = b->end_index - b->next_index;
 	uint32_t nitems = (uint32_t)(left < b->chunksize ? left : b->chunksize);
-	unsigned n = order_workers(pool, order);
+	struct rp__worker *first = least_loaded(pool);
+	unsigned n;
 
+	if (!first)
+		return -ENOBUFS;
+	if (write_chunk(pool, first, b, nitems) == 0) {
+		b->next_index += nitems;
+		*touched |= 1ull << (first->index % 64);
+		return 0;
+	}
+	n = order_workers(pool, order);
 	for (unsigned i = 0; i < n; i++) {
+		if (order[i] == first)
+			continue;
 		if (write_chunk(pool, order[i], b, nitems) == 0) {
 			b->next_index += nitems;
 			*touched |= 1ull << (order[i]->index % 64);
