@@ -21,6 +21,9 @@
 #include "pool.h"
 #include "sys.h"
 
+/* Chunks written from the pending queue between two publications. */
+#define PUBLISH_EVERY 32
+
 /* Workers considered per dispatch: the least loaded of the first this many. */
 #define RP_DISPATCH_MAX_ORDER 4096
 
@@ -392,6 +395,7 @@ static void batch_free(struct rp__batch *b)
 static void dispatch_pending(struct rp_pool *pool)
 {
 	uint64_t touched = 0;
+	unsigned unpublished = 0;
 	struct rp__batch *b;
 
 	while ((b = pool->pending_head)) {
@@ -404,6 +408,14 @@ static void dispatch_pending(struct rp_pool *pool)
 		}
 		if (dispatch_one(pool, b, &touched) < 0)
 			break;
+		/* Show the workers what is written every so often, not only
+		 * once the rings are full: an idle worker starts sooner, and
+		 * is less likely to have gone to sleep meanwhile. */
+		if (++unpublished == PUBLISH_EVERY) {
+			publish_touched(pool, touched);
+			touched = 0;
+			unpublished = 0;
+		}
 	}
 	publish_touched(pool, touched);
 }
