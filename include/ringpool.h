@@ -604,7 +604,9 @@ RP_API int rp_map(rp_pool_t *pool, rp_task_fn fn, const void *items, size_t n,
 /*
  * rp_map_async - rp_map without waiting.  Python: map_async().  The result's
  * value is the whole array of n results in input order; its callback runs
- * once, for the whole batch.  Returns as rp_apply_async.
+ * once, for the whole batch.  opts' deadline and retries apply to each
+ * chunk (rp_map has no options: use this and rp_result_get for them; the
+ * lazy maps below have none).  Returns as rp_apply_async.
  */
 RP_API int rp_map_async(rp_pool_t *pool, rp_task_fn fn, const void *items,
 			size_t n, size_t item_size, size_t result_size,
