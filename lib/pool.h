@@ -350,7 +350,6 @@ struct rp_result *rp__result_new(struct rp_pool *pool, size_t cap, bool map,
 void rp__result_run_callback(struct rp_result *res);
 void rp__result_put(struct rp_result *res);
 void rp__result_discard(struct rp_result *res);
-void rp__result_fail_now(struct rp_result *res, const struct rp_error *err);
 struct rp__sink *rp__result_sink(struct rp_result *res);
 bool rp__result_is_live(struct rp_result *res);
 void rp__result_chain_set(struct rp_result *res, struct rp_result *next);

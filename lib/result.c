@@ -474,14 +474,6 @@ struct rp_result *rp__result_chain_next(struct rp_result *r)
 	return r->next;
 }
 
-/* Fail a result none of whose chunks were dispatched (a failed submit). */
-void rp__result_fail_now(struct rp_result *r, const struct rp_error *err)
-{
-	record_failure(r, err);
-	atomic_store(&r->chunks_left, 1);
-	count_down(r);
-}
-
 /* On the callback thread: exactly once, then the queue's reference goes. */
 void rp__result_run_callback(struct rp_result *r)
 {
