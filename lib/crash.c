@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <ucontext.h>
 
 #define ALT_STACK_BYTES (64 * 1024)
@@ -82,15 +83,21 @@ void rp__crash_handler_install(struct rp_worker_ctl *ctl)
 {
 	stack_t ss = { .ss_size = ALT_STACK_BYTES };
 	struct sigaction sa;
-	void *warm[2];
 
 	crash_ctl = ctl;
 	ctl->crash_signal = 0;
 	ctl->crash_frames = 0;
-	/* Loads the unwinder now, not in the handler (already loaded when
-	 * the owner preloaded it). */
-	backtrace(warm, 2);
-	ss.ss_sp = malloc(ALT_STACK_BYTES);
+	/*
+	 * Neither malloc nor the unwinder's loading here (the owner loaded
+	 * it, rp__crash_preload): a worker cloned straight from a threaded
+	 * owner (RP_START_FORK) may have inherited the allocator's or the
+	 * loader's lock held by another thread, and must not take them on
+	 * its own account.
+	 */
+	ss.ss_sp = mmap(NULL, ALT_STACK_BYTES, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (ss.ss_sp == MAP_FAILED)
+		ss.ss_sp = NULL;
 	if (ss.ss_sp)
 		sigaltstack(&ss, NULL);
 	memset(&sa, 0, sizeof(sa));
