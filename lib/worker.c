@@ -548,10 +548,12 @@ int rp__worker_main(void *payload, size_t len)
 	 * foreground group) reaches the owner only, which decides. */
 	own_group = setpgid(0, 0) == 0;
 	tie_group_to_owner();
-	unmap_others(&a, regions);
 	if (open_rings(&w, &a, &regions[a.index]) < 0)
 		return RP_WORKER_EXIT_PROTOCOL;
+	/* Before the others' regions go: its stack mapping must not land
+	 * where one of them was (that address stays unmapped in us). */
 	rp__crash_handler_install(w.ctl);
+	unmap_others(&a, regions);
 	note_busy(&w);
 	if (run_initializer(&w, &a, regions + a.nworkers) != 0)
 		return RP_WORKER_EXIT_INIT;
