@@ -181,6 +181,23 @@ static bool length_ok(const struct rp__slot *sl, uint64_t len)
 	return (sl->flags & RP_TASK_APPLY) ? len <= full : len == full;
 }
 
+/*
+ * A checked RESULT: its bytes (NULL when FRAG records brought them) into
+ * the owner's destination; the chunk is done unless FAIL records follow.
+ */
+static void accept_result(struct rp_pool *pool, struct rp__worker *w,
+			  struct rp__slot *sl, const unsigned char *bytes,
+			  uint64_t len, uint32_t nfail)
+{
+	if (bytes)
+		memcpy(sl->dest, bytes, len);
+	sl->result_len = len;
+	sl->got_result = true;
+	sl->fails_left = nfail;
+	if (nfail == 0)
+		finish_slot(pool, w, sl);
+}
+
 static int on_result(struct rp_pool *pool, struct rp__worker *w,
 		     const struct rp_ring_rec *rec)
 {
@@ -208,14 +225,9 @@ static int on_result(struct rp_pool *pool, struct rp__worker *w,
 					 sl->big_received != r.result_len :
 					 body != r.result_len))
 		return corrupt(w);
-	if (!(r.flags & RP_RESULT_BIG))
-		memcpy(sl->dest, (const unsigned char *)rec->data + sizeof(r),
-		       r.result_len);
-	sl->result_len = r.result_len;
-	sl->got_result = true;
-	sl->fails_left = r.nfail;
-	if (r.nfail == 0)
-		finish_slot(pool, w, sl);
+	accept_result(pool, w, sl, (r.flags & RP_RESULT_BIG) ? NULL :
+			(const unsigned char *)rec->data + sizeof(r),
+		      r.result_len, r.nfail);
 	return 0;
 }
 
@@ -237,12 +249,8 @@ static int on_result_full(struct rp_pool *pool, struct rp__worker *w,
 	full = (uint64_t)sl->nitems * sl->result_size;
 	if (rec->len - sizeof(r) != full)
 		return corrupt(w);
-	memcpy(sl->dest, (const unsigned char *)rec->data + sizeof(r), full);
-	sl->result_len = full;
-	sl->got_result = true;
-	sl->fails_left = r.nfail;
-	if (r.nfail == 0)
-		finish_slot(pool, w, sl);
+	accept_result(pool, w, sl, (const unsigned char *)rec->data + sizeof(r),
+		      full, r.nfail);
 	return 0;
 }
 
