@@ -9,8 +9,10 @@
  * setup, before the forkserver zygote is forked (h_group_setup warms it
  * up), so the zygote itself is forked from a busy multi-threaded process:
  * fork() runs glibc's atfork handlers, which is what makes the zygote
- * safe, and every worker is cloned from the single-threaded zygote.  Tasks of the FORKSERVER variant therefore malloc
- * and free freely.
+ * safe, and every worker is cloned from the single-threaded zygote.  The
+ * FORKSERVER variants run the FORK variant's task and one that mallocs and
+ * frees freely (skipped where a sanitizer's malloc defeats fork()'s
+ * guarantee, see sanitizer_forks_unlocked_malloc).
  *
  * RP_START_FORK clones each worker straight from this process while the
  * malloc threads run, and no atfork handler runs: a worker may start with
@@ -32,6 +34,7 @@
  *	RP_STRESS_RESPAWNS=100000 meson test -C build threaded_owner \
  *		--timeout-multiplier 20 -v
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -288,9 +291,40 @@ static void owner_run(enum rp_start_method m, rp_task_fn fn)
 	free(pids);
 }
 
+/*
+ * glibc's fork() makes its malloc consistent in the child through atfork
+ * handlers, but AddressSanitizer replaces malloc, and a runtime without a
+ * fork() interceptor (GCC 12's libasan 8 has none) forks its allocator's
+ * per-size-class locks as the malloc threads held them.  The zygote and
+ * every worker cloned from it then hang in the first malloc of a class
+ * whose lock was held, in ASan's code, not ours.  A runtime that
+ * intercepts fork() locks its allocator around it, and the test runs.
+ */
+static bool sanitizer_forks_unlocked_malloc(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	return dlsym(RTLD_DEFAULT, "__interceptor_fork") == NULL;
+#else
+	return false;
+#endif
+}
+
 static void test_respawn_forkserver(void **state)
 {
 	(void)state;
+	owner_run(RP_START_FORKSERVER, task_plain);
+}
+
+static void test_respawn_forkserver_malloc(void **state)
+{
+	(void)state;
+	if (sanitizer_forks_unlocked_malloc()) {
+		print_message("# skip: this AddressSanitizer runtime does not "
+			      "lock its allocator around fork(), so a zygote "
+			      "forked from a malloc-busy process can inherit "
+			      "its locks held\n");
+		skip();
+	}
 	owner_run(RP_START_FORKSERVER, task_malloc);
 }
 
@@ -304,6 +338,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		P_T(test_respawn_forkserver),
+		P_T(test_respawn_forkserver_malloc),
 		P_T(test_respawn_fork),
 	};
 
