@@ -374,9 +374,17 @@ static bool results_waiting(const struct rp_pool *pool)
 			((const unsigned char *)pool->workers[i].region.addr + off);
 
 		/* acquire: a record seen here is drained with its bytes. */
-		if (atomic_load_explicit(&sh->tail, memory_order_acquire) !=
-		    atomic_load_explicit(&sh->head, memory_order_relaxed))
+		uint64_t head = atomic_load_explicit(&sh->head,
+						     memory_order_relaxed);
+
+		if (atomic_load_explicit(&sh->tail, memory_order_acquire) != head) {
+			/* Its first record's line, on its way while we take
+			 * the lock: only a hint, so the head need not be
+			 * exact (it is ours, released after each drain). */
+			__builtin_prefetch((const unsigned char *)(sh + 1) +
+					   (head & (pool->ring_capacity - 1)));
 			return true;
+		}
 	}
 	return false;
 }

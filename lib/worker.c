@@ -68,6 +68,7 @@ struct worker {
 	uint32_t nfails, fails_cap;
 	struct rp_task_rec last;  /* the last TASK record: TASK_NEXT repeats it */
 	bool have_last;
+	uint32_t last_slot;       /* of the chunk run last, < RP_SLOTS */
 };
 
 /* ---- the API a task calls ---------------------------------------------- */
@@ -230,6 +231,13 @@ static void next_record(struct worker *w, struct rp_ring_rec *rec)
 		rp__ring_release(&w->tasks);
 		note_idle(w);
 		rp__ring_wait_readable(&w->tasks, -1);
+		/* The lines this chunk will write, fetched while its record
+		 * is: the slot_state the owner set to QUEUED before
+		 * publishing (likely on the line of the slot we ran last),
+		 * and where its result goes.  Otherwise each is one more
+		 * transfer from the owner's core after the record's. */
+		__builtin_prefetch(&w->ctl->slot_state[w->last_slot], 1, 3);
+		rp__ring_prefetch_write(&w->results);
 		note_busy(w);
 	}
 	if (err < 0)
@@ -420,6 +428,7 @@ static void run_task(struct worker *w, const struct rp_ring_rec *rec)
 	    (!(t.flags & RP_TASK_BIG) && inline_len < in_len))
 		_exit(RP_WORKER_EXIT_PROTOCOL);
 	rp__ring_consume(&w->tasks);
+	w->last_slot = t.slot;
 	if (t.flags & RP_TASK_BIG)
 		items = big_items = gather_frags(w, t.slot, in_len);
 
