@@ -125,13 +125,20 @@ static int start_zygote(struct rp_pool *pool)
 
 static int start_workers(struct rp_pool *pool)
 {
-	int err = 0;
-
 	if (pool->method == RP_START_FORK)
 		rp__workers_fork_advice(pool, MADV_DONTFORK);
-	for (unsigned i = 0; i < pool->nworkers && err == 0; i++)
-		err = rp__worker_spawn(pool, &pool->workers[i]);
-	return err;
+	return rp__workers_spawn_all(pool);
+}
+
+/*
+ * The loop thread, which alone respawns, is stopped: the zygote is no
+ * longer needed, and its exit (an address space as big as ours to tear
+ * down) overlaps the workers' instead of following it in destroy.
+ */
+static void stop_respawning(struct rp_pool *pool)
+{
+	rp__loop_stop(pool);
+	rp__zygote_release(pool->zygote);
 }
 
 RP_API int rp_pool_create(const struct rp_pool_opts *opts, rp_pool_t **ret_pool)
@@ -255,7 +262,7 @@ RP_API int rp_pool_terminate(rp_pool_t *pool)
 		return -EINVAL;
 	if (atomic_exchange(&pool->state, RP_POOL_TERMINATED) == RP_POOL_TERMINATED)
 		return -EALREADY;
-	rp__loop_stop(pool);
+	stop_respawning(pool);
 	pthread_mutex_lock(&pool->submit_lock);
 	pthread_mutex_lock(&pool->drain_lock);
 	if (pool->workers) {
@@ -310,7 +317,7 @@ static int join_closed(struct rp_pool *pool, int64_t deadline)
 		return err;
 	if (!pool->stopping) {
 		pool->stopping = true;
-		rp__loop_stop(pool);
+		stop_respawning(pool);
 		send_exit(pool);
 	}
 	err = wait_workers_gone(pool, deadline);

@@ -328,6 +328,7 @@ void rp__deadline_error(const struct rp__slot *sl, pid_t pid,
 /* workers.c */
 int rp__workers_setup(struct rp_pool *pool);
 int rp__worker_spawn(struct rp_pool *pool, struct rp__worker *w);
+int rp__workers_spawn_all(struct rp_pool *pool);
 void rp__worker_replace(struct rp_pool *pool, struct rp__worker *w);
 void rp__workers_fork_advice(struct rp_pool *pool, int advice);
 void rp__worker_signal(struct rp__worker *w, int sig);

@@ -158,27 +158,43 @@ static void *worker_payload(const struct rp_pool *pool, unsigned index,
 	return p;
 }
 
-int rp__worker_spawn(struct rp_pool *pool, struct rp__worker *w)
+/* What w's process is to run, and where; spec->payload is malloc'ed. */
+static int worker_spec(struct rp_pool *pool, struct rp__worker *w,
+		       struct rp__child_spec *spec)
 {
-	struct rp__child_spec spec;
 	int cpu = -1;
-	int err;
 
-	memset(&spec, 0, sizeof(spec));
-	spec.payload = worker_payload(pool, w->index, &spec.payload_len);
-	if (!spec.payload)
+	memset(spec, 0, sizeof(*spec));
+	spec->payload = worker_payload(pool, w->index, &spec->payload_len);
+	if (!spec->payload)
 		return -ENOMEM;
-	spec.main = rp__worker_main;
-	spec.parent = pool->owner;
-	snprintf(spec.name, sizeof(spec.name), "PoolWorker-%u", w->index + 1);
-	snprintf(spec.comm, sizeof(spec.comm), "rp-w%u", w->index);
-	spec.pin = pool->pin && nth_cpu(w->index, &spec.cpus);
+	spec->main = rp__worker_main;
+	spec->parent = pool->owner;
+	snprintf(spec->name, sizeof(spec->name), "PoolWorker-%u", w->index + 1);
+	snprintf(spec->comm, sizeof(spec->comm), "rp-w%u", w->index);
+	spec->pin = pool->pin && nth_cpu(w->index, &spec->cpus);
 	for (int c = 0; c < CPU_SETSIZE; c++)
-		if (spec.pin && CPU_ISSET(c, &spec.cpus))
+		if (spec->pin && CPU_ISSET(c, &spec->cpus))
 			cpu = c;
 	/* relaxed: a hint for placement (dispatch.c, result.c). */
 	atomic_store_explicit(&w->cpu, cpu, memory_order_relaxed);
+	return 0;
+}
 
+static void worker_started(struct rp__worker *w)
+{
+	w->dispatched = 0;
+	w->retiring = false;
+	atomic_store(&w->dead, false);
+}
+
+int rp__worker_spawn(struct rp_pool *pool, struct rp__worker *w)
+{
+	struct rp__child_spec spec;
+	int err = worker_spec(pool, w, &spec);
+
+	if (err < 0)
+		return err;
 	if (pool->method == RP_START_FORK) {
 		rp__workers_fork_advice(pool, MADV_DOFORK);
 		err = rp__spawn_direct(&spec, &w->pid, &w->pidfd);
@@ -187,11 +203,56 @@ int rp__worker_spawn(struct rp_pool *pool, struct rp__worker *w)
 		err = rp__zygote_spawn(pool->zygote, &spec, &w->pid, &w->pidfd);
 	}
 	free(spec.payload);
-	if (err == 0) {
-		w->dispatched = 0;
-		w->retiring = false;
-		atomic_store(&w->dead, false);
+	if (err == 0)
+		worker_started(w);
+	return err;
+}
+
+/* All of them through the zygote at once (zygote.h says why). */
+static int spawn_all_by_zygote(struct rp_pool *pool)
+{
+	unsigned n = pool->nworkers, made = 0;
+	struct rp__child_spec *specs = calloc(n, sizeof(*specs));
+	int *rets = calloc(n, sizeof(*rets));
+	pid_t *pids = calloc(n, sizeof(*pids));
+	int *pidfds = calloc(n, sizeof(*pidfds));
+	int err = specs && rets && pids && pidfds ? 0 : -ENOMEM;
+
+	while (err == 0 && made < n)
+		if ((err = worker_spec(pool, &pool->workers[made], &specs[made])) == 0)
+			made++;
+	if (err == 0)
+		err = rp__zygote_spawn_many(pool->zygote, specs, n, rets, pids,
+					    pidfds);
+	/* Every child made is kept, so that destroy ends and reaps it. */
+	for (unsigned i = 0; made == n && i < n; i++) {
+		struct rp__worker *w = &pool->workers[i];
+
+		if (rets[i] < 0) {
+			err = err < 0 ? err : rets[i];
+			continue;
+		}
+		w->pid = pids[i];
+		w->pidfd = pidfds[i];
+		worker_started(w);
 	}
+	for (unsigned i = 0; i < made; i++)
+		free(specs[i].payload);
+	free(specs);
+	free(rets);
+	free(pids);
+	free(pidfds);
+	return err;
+}
+
+int rp__workers_spawn_all(struct rp_pool *pool)
+{
+	int err = 0;
+
+	if (pool->method != RP_START_FORK)
+		return spawn_all_by_zygote(pool);
+	for (unsigned i = 0; i < pool->nworkers && err == 0; i++)
+		err = rp__worker_spawn(pool, &pool->workers[i]);
 	return err;
 }
 

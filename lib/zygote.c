@@ -279,26 +279,58 @@ static int send_request(int sock, const struct rp__child_spec *spec)
 	return err;
 }
 
+/* At most this many requests wait in the socket: each reply carries an
+ * fd, and fds in flight count against the sender's limit. */
+#define SPAWN_WINDOW 16u
+
+int rp__zygote_spawn_many(struct rp__zygote *z,
+			  const struct rp__child_spec *specs, unsigned n,
+			  int *rets, pid_t *pids, int *pidfds)
+{
+	unsigned sent = 0, got = 0;
+	int err = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		rets[i] = -EPIPE;
+	pthread_mutex_lock(&z->lock);
+	while (got < n && err == 0) {
+		/* A request that could not be sent ends the sending, not
+		 * the reading: the ones before it may have made children,
+		 * whose pidfds are in their replies. */
+		while (sent < n && sent - got < SPAWN_WINDOW && err == 0)
+			if ((err = send_request(z->sock, &specs[sent])) == 0)
+				sent++;
+		while (got < sent) {
+			int64_t result = -EPIPE;
+			int pidfd = -1;
+
+			if (recv_reply(z->sock, &result, &pidfd) < 0) {
+				err = -EPIPE;
+				break;
+			}
+			if (result > 0) {
+				rets[got] = 0;
+				pids[got] = (pid_t)result;
+				pidfds[got] = pidfd;
+			} else {
+				rets[got] = result < 0 ? (int)result : -EPIPE;
+			}
+			got++;
+		}
+	}
+	pthread_mutex_unlock(&z->lock);
+	return err < 0 ? -EPIPE : 0;
+}
+
 int rp__zygote_spawn(struct rp__zygote *z, const struct rp__child_spec *spec,
 		     pid_t *ret_pid, int *ret_pidfd)
 {
-	int64_t result = -EPIPE;
-	int pidfd = -1;
-	int err;
+	int ret = -EPIPE;
+	int err = rp__zygote_spawn_many(z, spec, 1, &ret, ret_pid, ret_pidfd);
 
-	pthread_mutex_lock(&z->lock);
-	err = send_request(z->sock, spec);
-	if (err == 0)
-		err = recv_reply(z->sock, &result, &pidfd);
-	pthread_mutex_unlock(&z->lock);
-	if (err < 0)
-		return err == -EPIPE || err == -ECONNRESET ? -EPIPE : err;
-	if (result < 0)
-		return (int)result;
-	*ret_pid = (pid_t)result;
-	*ret_pidfd = pidfd;
-	return 0;
+	return err < 0 ? err : ret;
 }
+
 
 pid_t rp__zygote_owner(const struct rp__zygote *z)
 {
@@ -312,11 +344,19 @@ void rp__zygote_forget(struct rp__zygote *z)
 	free(z);
 }
 
+void rp__zygote_release(struct rp__zygote *z)
+{
+	if (!z || z->sock < 0)
+		return;
+	close(z->sock);
+	z->sock = -1;
+}
+
 void rp__zygote_stop(struct rp__zygote *z)
 {
 	if (!z)
 		return;
-	close(z->sock);
+	rp__zygote_release(z);
 	/* EOF on its socket ends it; the wait is bounded by that. */
 	if (z->owner == getpid()) {
 		int code;
