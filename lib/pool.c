@@ -94,9 +94,23 @@ static int copy_opts(struct rp_pool *pool, const struct rp_pool_opts *o)
 	return pool->order ? 0 : -ENOMEM;
 }
 
+void *rp__zalloc_lines(size_t n, size_t size)
+{
+	size_t bytes;
+	void *p;
+
+	if (__builtin_mul_overflow(n, size, &bytes) || bytes > SIZE_MAX - 63)
+		return NULL;
+	bytes = (bytes + 63) & ~(size_t)63;
+	p = aligned_alloc(64, bytes ? bytes : 64);
+	if (p)
+		memset(p, 0, bytes);
+	return p;
+}
+
 static struct rp_pool *pool_alloc(void)
 {
-	struct rp_pool *pool = calloc(1, sizeof(*pool));
+	struct rp_pool *pool = rp__zalloc_lines(1, sizeof(*pool));
 
 	if (!pool)
 		return NULL;

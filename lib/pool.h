@@ -30,6 +30,19 @@
 #include "shm.h"
 #include "zygote.h"
 
+/*
+ * Starts a group of fields on a line of its own.  The submitting thread
+ * and a draining thread (often the loop thread) run at once on different
+ * cores: fields one of them writes per chunk must not share a line with
+ * fields the other writes or reads per chunk, or each access waits for a
+ * cache-line transfer.  The structs holding such groups are allocated
+ * with rp__zalloc_lines().
+ */
+#define RP_LINE_ALIGNED __attribute__((aligned(64)))
+
+/* calloc, aligned to a cache line; freed with free(). */
+void *rp__zalloc_lines(size_t n, size_t size);
+
 struct rp_pool;
 struct rp__slot;
 struct loop_state;
@@ -127,41 +140,47 @@ struct rp__slot {
 };
 
 struct rp__worker {
+	/* Set when it is (re)started; read by everyone. */
 	unsigned index;
 	struct rp_shm region;
 	struct rp_worker_ctl *ctl;
 	void *task_mem, *result_mem;
 	size_t ring_bytes;
-	struct rp_ring_producer tasks;    /* submit_lock */
-	struct rp_ring_consumer results;  /* drain_lock */
 	pid_t pid;
 	int pidfd;                        /* -1 when none */
 	_Atomic int cpu;                  /* pinned to; -1 when not pinned */
 	_Atomic bool dead;                /* set by the loop before replacing */
-	/* Chunks sent (submit_lock) and settled (drain_lock): each has one
-	 * writer at a time, so no locked instruction per chunk; their
-	 * difference is the chunks it holds (rp__worker_load). */
-	_Atomic uint32_t chunks_sent;
-	_Atomic uint32_t chunks_settled;
-	uint64_t dispatched;              /* tasks sent to this process */
-	/* submit_lock: the last TASK record written into the task ring
-	 * since it was (re)made; later chunks like it go as TASK_NEXT. */
-	struct rp_task_rec last_sent;
-	bool have_last_sent;
-	bool retiring;                    /* max_tasks reached: no more */
 	_Atomic bool corrupt;             /* its result ring failed checks */
 	_Atomic bool init_seen;
 	_Atomic bool stopped;             /* the pool killed it on purpose
 					   * (deadline, forced cancel) */
 	_Atomic uint32_t timed;           /* its busy slots with a deadline */
+
+	/* The submit side: written under submit_lock. */
+	struct rp_ring_producer tasks RP_LINE_ALIGNED;
+	/* Chunks sent (submit_lock) and settled (drain_lock): each has one
+	 * writer at a time, so no locked instruction per chunk; their
+	 * difference is the chunks it holds (rp__worker_load). */
+	_Atomic uint32_t chunks_sent;
+	uint32_t slot_cursor;             /* the word allocation looks at first */
+	uint64_t dispatched;              /* tasks sent to this process */
+	/* The last TASK record written into the task ring since it was
+	 * (re)made; later chunks like it go as TASK_NEXT. */
+	struct rp_task_rec last_sent;
+	bool have_last_sent;
+	bool retiring;                    /* max_tasks reached: no more */
 	/* Slot s is free when bit s % 64 of word s / 64 is equal in both:
 	 * the allocator flips it in slot_taken (submit_lock), whoever settles
 	 * flips it back in slot_given (drain_lock).  One writer each: no
 	 * locked instruction. */
 	uint64_t slot_taken[RP_SLOTS / 64];
+
+	/* The drain side: written under drain_lock. */
+	struct rp_ring_consumer results RP_LINE_ALIGNED;
+	_Atomic uint32_t chunks_settled;
 	_Atomic uint64_t slot_given[RP_SLOTS / 64];
-	uint32_t slot_cursor;             /* the word allocation looks at first */
-	struct rp__slot slots[RP_SLOTS];
+
+	struct rp__slot slots[RP_SLOTS] RP_LINE_ALIGNED;
 };
 
 enum rp__pool_state {
@@ -187,16 +206,21 @@ struct rp_pool {
 	struct rp__zygote *zygote;
 	pid_t owner;
 
-	pthread_mutex_t submit_lock;
-	pthread_mutex_t drain_lock;
-	_Atomic int dispatch_wanted;
+	_Atomic int state;                /* enum rp__pool_state */
+
+	/* The submit side (see RP_LINE_ALIGNED). */
+	pthread_mutex_t submit_lock RP_LINE_ALIGNED;
 	struct rp__batch *pending_head, *pending_tail; /* submit_lock */
 	struct rp__worker **order;        /* submit_lock: dispatch scratch */
 
-	_Atomic int state;                /* enum rp__pool_state */
-	_Atomic uint64_t unfinished;      /* chunks not yet completed */
+	/* The drain side. */
+	pthread_mutex_t drain_lock RP_LINE_ALIGNED;
 	uint64_t settled_unflushed;       /* drain_lock: settled, not yet
 					   * taken off unfinished (drain.c) */
+
+	/* Written by both sides. */
+	_Atomic int dispatch_wanted RP_LINE_ALIGNED;
+	_Atomic uint64_t unfinished;      /* chunks not yet completed */
 	_Atomic uint32_t progress;        /* futex: bumped when unfinished hits 0
 					   * and when workers finish starting */
 	struct rp_error init_error;       /* the first initializer failure */
@@ -213,12 +237,14 @@ struct rp_pool {
 
 	struct rp__counters {
 		/* under submit_lock */
-		uint64_t tasks_submitted, chunks_sent, pending_stalls;
+		uint64_t tasks_submitted RP_LINE_ALIGNED;
+		uint64_t chunks_sent, pending_stalls;
 		/* under drain_lock */
-		uint64_t chunks_completed;
+		uint64_t chunks_completed RP_LINE_ALIGNED;
 		/* from anywhere, and rare: relaxed atomics */
-		_Atomic uint64_t chunks_failed, chunks_requeued, respawns,
-			deadline_kills, loop_wakeups;
+		_Atomic uint64_t chunks_failed RP_LINE_ALIGNED;
+		_Atomic uint64_t chunks_requeued, respawns, deadline_kills,
+			loop_wakeups;
 	} counters;
 
 	/* The loop thread. */

@@ -64,7 +64,7 @@ static int region_init(struct rp_pool *pool, struct rp__worker *w)
 
 int rp__workers_setup(struct rp_pool *pool)
 {
-	pool->workers = calloc(pool->nworkers, sizeof(*pool->workers));
+	pool->workers = rp__zalloc_lines(pool->nworkers, sizeof(*pool->workers));
 	if (!pool->workers)
 		return -ENOMEM;
 	for (unsigned i = 0; i < pool->nworkers; i++) {
