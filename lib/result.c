@@ -78,7 +78,12 @@ struct rp_result {
 	unsigned char *data;
 	uint64_t len;
 	struct rp_error *error;   /* under error_lock; set once it failed */
-	struct result_ext *ext;   /* NULL: an apply without callbacks */
+	union {
+		struct result_ext *ext;   /* NULL: an apply without callbacks */
+		/* Freed, and the first of a chain in the shared free list:
+		 * the next chain (its length is in len). */
+		struct rp_result *next_chain;
+	};
 	struct rp_result *next;   /* free list, callback queue */
 	int code;                 /* 0, or the failure's code once done */
 	_Atomic bool user_freed;  /* rp_result_free was called */
@@ -99,10 +104,22 @@ static const struct rp_error lost_error = {
 
 /* ---- allocation ---------------------------------------------------------- */
 
+/*
+ * The shared free list is a queue of chains of up to CACHE_MOVE results
+ * each, so that a thread's cache gives or takes a chain in one step:
+ * walking one result at a time through memory another thread freed long
+ * ago cost a cache miss per result, one after the other (~70% of
+ * allocating, by perf).  Results come back out in the order they were
+ * freed (a chain holds them oldest first, chains queue in order), so a
+ * caller that frees a million results in order and submits a million
+ * more walks memory forwards, as the hardware prefetcher likes; results
+ * never used yet are carved forwards from the newest block.
+ */
 static struct {
 	pthread_mutex_t lock;
-	struct rp_result *head, *tail;
-	size_t next_block;        /* bytes of the next block */
+	struct rp_result *chains, *chains_tail; /* linked by next_chain */
+	struct rp_result *fresh, *fresh_end;
+	size_t next_block;               /* bytes of the next block */
 } free_list = { .lock = PTHREAD_MUTEX_INITIALIZER,
 		.next_block = BLOCK_MIN_BYTES };
 
@@ -136,24 +153,17 @@ static void *block_map(size_t bytes)
 }
 
 /* Under the free list's lock.  Blocks are never unmapped: results are
- * recycled, and a freed one must stay readable as freed (see the top). */
-static int grow_free_list(void)
+ * recycled, and a freed one must stay readable as freed (see the top);
+ * one never used reads as zero, which is not live either. */
+static int grow_fresh(void)
 {
 	size_t bytes = free_list.next_block;
-	size_t n = bytes / sizeof(struct rp_result);
 	struct rp_result *block = block_map(bytes);
 
 	if (!block)
 		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		block[i].magic = RESULT_FREED;
-		block[i].next = i + 1 < n ? &block[i + 1] : NULL;
-	}
-	if (free_list.tail)
-		free_list.tail->next = block;
-	else
-		free_list.head = block;
-	free_list.tail = &block[n - 1];
+	free_list.fresh = block;
+	free_list.fresh_end = block + bytes / sizeof(struct rp_result);
 	if (bytes < BLOCK_HUGE_BYTES)
 		free_list.next_block = 2 * bytes;
 	return 0;
@@ -178,45 +188,77 @@ static _Thread_local struct result_cache cache;
 static pthread_key_t cache_key;
 static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
 
-/* Under the lock: up to n results from the shared list into the cache. */
-static void cache_fill(struct result_cache *c, unsigned n)
+/* Under the lock, with the cache empty: a chain, or fresh results. */
+static void cache_fill(struct result_cache *c)
 {
-	while (n-- && (free_list.head || grow_free_list() == 0)) {
-		struct rp_result *r = free_list.head;
+	struct rp_result *h = free_list.chains;
+	size_t n;
 
-		free_list.head = r->next;
-		if (!free_list.head)
-			free_list.tail = NULL;
+	if (h) {
+		free_list.chains = h->next_chain;
+		if (!free_list.chains)
+			free_list.chains_tail = NULL;
+		c->head = h;
+		c->n = (unsigned)h->len;
+		return;
+	}
+	if (free_list.fresh == free_list.fresh_end && grow_fresh() < 0)
+		return;
+	n = (size_t)(free_list.fresh_end - free_list.fresh);
+	n = n < CACHE_MOVE ? n : CACHE_MOVE;
+	for (size_t i = n; i-- > 0;) { /* pushed last first: popped in order */
+		struct rp_result *r = free_list.fresh + i;
+
+		r->magic = RESULT_FREED;
 		r->next = c->head;
 		c->head = r;
-		c->n++;
 	}
+	free_list.fresh += n;
+	c->n = (unsigned)n;
 }
 
-/* Under the lock: n results of the cache to the shared list's tail. */
+/*
+ * The cache's n oldest results to the shared list's tail as one chain,
+ * oldest first.  The cache is ours: the chain is cut and turned round
+ * before the lock is taken, on lines this thread wrote last.
+ */
 static void cache_spill(struct result_cache *c, unsigned n)
 {
-	while (n-- && c->head) {
-		struct rp_result *r = c->head;
+	struct rp_result **link = &c->head, *r, *chain = NULL;
+	unsigned k = 0;
 
-		c->head = r->next;
-		c->n--;
-		r->next = NULL;
-		if (free_list.tail)
-			free_list.tail->next = r;
-		else
-			free_list.head = r;
-		free_list.tail = r;
+	if (n == 0 || n > c->n)
+		return;
+	for (unsigned i = 0; i < c->n - n; i++)
+		link = &(*link)->next;
+	r = *link;
+	*link = NULL;
+	while (r) { /* newest first in the cache: reverse */
+		struct rp_result *older = r->next;
+
+		r->next = chain;
+		chain = r;
+		r = older;
+		k++;
 	}
+	c->n -= k;
+	chain->len = k;
+	chain->next_chain = NULL;
+	pthread_mutex_lock(&free_list.lock);
+	if (free_list.chains_tail)
+		free_list.chains_tail->next_chain = chain;
+	else
+		free_list.chains = chain;
+	free_list.chains_tail = chain;
+	pthread_mutex_unlock(&free_list.lock);
 }
 
 static void cache_flush(void *arg)
 {
 	struct result_cache *c = arg;
 
-	pthread_mutex_lock(&free_list.lock);
-	cache_spill(c, c->n);
-	pthread_mutex_unlock(&free_list.lock);
+	while (c->n)
+		cache_spill(c, c->n < CACHE_MOVE ? c->n : CACHE_MOVE);
 }
 
 static void cache_key_make(void)
@@ -241,13 +283,17 @@ static struct rp_result *result_alloc(void)
 
 	if (!c->head) {
 		pthread_mutex_lock(&free_list.lock);
-		cache_fill(c, CACHE_MOVE);
+		cache_fill(c);
 		pthread_mutex_unlock(&free_list.lock);
 	}
 	r = c->head;
 	if (r) {
 		c->head = r->next;
 		c->n--;
+		/* The next allocation's line, fetched while this one is used:
+		 * a recycled chain is in no useful order. */
+		if (c->head)
+			__builtin_prefetch(c->head, 1);
 	}
 	return r;
 }
@@ -264,11 +310,8 @@ static void result_release(struct rp_result *r)
 	r->magic = RESULT_FREED;
 	r->next = c->head;
 	c->head = r;
-	if (++c->n > CACHE_MAX) {
-		pthread_mutex_lock(&free_list.lock);
+	if (++c->n > CACHE_MAX)
 		cache_spill(c, CACHE_MOVE);
-		pthread_mutex_unlock(&free_list.lock);
-	}
 }
 
 void rp__result_put(struct rp_result *r)
