@@ -174,6 +174,11 @@ struct rp__worker {
 	 * flips it back in slot_given (drain_lock).  One writer each: no
 	 * locked instruction. */
 	uint64_t slot_taken[RP_SLOTS / 64];
+	/* slot_given as the allocator last read it: a slot free there is
+	 * free (only its allocator takes it), so the drain side's line is
+	 * read again only when a word looks full (slot_alloc). */
+	uint64_t given_seen[RP_SLOTS / 64];
+	uint32_t settled_seen;            /* chunks_settled, as last read */
 
 	/* The drain side: written under drain_lock. */
 	struct rp_ring_consumer results RP_LINE_ALIGNED;
@@ -212,6 +217,7 @@ struct rp_pool {
 	pthread_mutex_t submit_lock RP_LINE_ALIGNED;
 	struct rp__batch *pending_head, *pending_tail; /* submit_lock */
 	struct rp__worker **order;        /* submit_lock: dispatch scratch */
+	uint32_t dispatch_seq;            /* submit_lock: least_loaded calls */
 
 	/* The drain side. */
 	pthread_mutex_t drain_lock RP_LINE_ALIGNED;
