@@ -509,12 +509,17 @@ static uint64_t settled_sum(const struct rp_pool *pool)
  */
 static bool wait_for_room(const struct rp_pool *pool)
 {
+	static _Thread_local struct rp_yield room_yield;
 	uint64_t before = settled_sum(pool);
 
-	for (unsigned i = 0; i < ROOM_WAIT_POLLS; i++) {
+	for (unsigned i = 1; i <= ROOM_WAIT_POLLS; i++) {
 		__builtin_ia32_pause();
 		if (settled_sum(pool) != before)
 			return true;
+		/* The policy (ringpool.h): the worker that is to make room
+		 * may be waiting for this very CPU. */
+		if (pool->wait_policy == RP_WAKE_YIELD && i % 32 == 0)
+			rp__wake_yield(&room_yield);
 	}
 	return false;
 }
