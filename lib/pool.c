@@ -94,18 +94,37 @@ static int copy_opts(struct rp_pool *pool, const struct rp_pool_opts *o)
 	return pool->order ? 0 : -ENOMEM;
 }
 
+/*
+ * calloc, not aligned_alloc and memset: a big block (a worker's slots make
+ * ~100 KiB) then comes as fresh zero pages faulted in on use, rather than
+ * all written at once when the pool is created.  The block's own address
+ * sits in the 8 bytes before the aligned one.
+ */
 void *rp__zalloc_lines(size_t n, size_t size)
 {
 	size_t bytes;
+	unsigned char *p;
+	uintptr_t at;
+
+	if (__builtin_mul_overflow(n, size, &bytes) ||
+	    bytes > SIZE_MAX - 64 - sizeof(void *))
+		return NULL;
+	p = calloc(1, bytes + 64 + sizeof(void *));
+	if (!p)
+		return NULL;
+	at = ((uintptr_t)p + sizeof(void *) + 63) & ~(uintptr_t)63;
+	memcpy((void *)(at - sizeof(void *)), &p, sizeof(p));
+	return (void *)at;
+}
+
+void rp__free_lines(void *mem)
+{
 	void *p;
 
-	if (__builtin_mul_overflow(n, size, &bytes) || bytes > SIZE_MAX - 63)
-		return NULL;
-	bytes = (bytes + 63) & ~(size_t)63;
-	p = aligned_alloc(64, bytes ? bytes : 64);
-	if (p)
-		memset(p, 0, bytes);
-	return p;
+	if (!mem)
+		return;
+	memcpy(&p, (unsigned char *)mem - sizeof(void *), sizeof(p));
+	free(p);
 }
 
 static struct rp_pool *pool_alloc(void)
@@ -405,7 +424,7 @@ RP_API void rp_pool_destroy(rp_pool_t *pool)
 	free(pool->initarg);
 	free(pool->order);
 	free(pool->failure_times);
-	free(pool);
+	rp__free_lines(pool);
 }
 
 /* ---- submitting --------------------------------------------------------- */

@@ -40,8 +40,9 @@
  */
 #define RP_LINE_ALIGNED __attribute__((aligned(64)))
 
-/* calloc, aligned to a cache line; freed with free(). */
+/* calloc, aligned to a cache line; freed with rp__free_lines(). */
 void *rp__zalloc_lines(size_t n, size_t size);
+void rp__free_lines(void *mem);
 
 struct rp_pool;
 struct rp__slot;

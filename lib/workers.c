@@ -577,6 +577,6 @@ void rp__workers_teardown(struct rp_pool *pool)
 		}
 		rp__shm_destroy(&w->region);
 	}
-	free(pool->workers);
+	rp__free_lines(pool->workers);
 	pool->workers = NULL;
 }
