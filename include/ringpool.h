@@ -501,8 +501,9 @@ RP_API int rp_pool_stats(rp_pool_t *pool, struct rp_pool_stats *ret,
 /* ------------------------------------------------------------------------ */
 
 /*
- * Callbacks run in the owner's process on the pool's callback thread: one
- * at a time for a pool, exactly once per async call (callback on success,
+ * Callbacks run in the owner's process on the pool's callback thread (the
+ * first submit with a callback starts it, and fails with its -errno if the
+ * thread cannot be created): one at a time for a pool, exactly once per async call (callback on success,
  * error_callback on failure; neither if both are NULL).  res is ready when
  * its callback runs, and readable inside it even if its owner freed it.
  * Unlike Python, a result is ready before its callback has run, so a slow

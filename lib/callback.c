@@ -3,7 +3,9 @@
  * The callback thread: runs the user's callbacks one at a time, in the
  * order their results completed.  Completion only queues (result.c), so a
  * slow callback holds up other callbacks but never the draining of results,
- * and a callback may submit new work to the pool.
+ * and a callback may submit new work to the pool.  It is started by the
+ * first submit that asks for a callback: most pools never need it, and
+ * starting and ending a thread is a tenth of a pool's start and stop.
  */
 #include <errno.h>
 #include <time.h>
@@ -39,21 +41,35 @@ static void *callback_main(void *arg)
 	return NULL;
 }
 
-int rp__callbacks_start(struct rp_pool *pool)
+void rp__callbacks_init(struct rp_pool *pool)
 {
 	pthread_condattr_t attr;
-	int err;
 
 	pthread_mutex_init(&pool->cb_lock, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&pool->cb_cond, &attr);
 	pthread_condattr_destroy(&attr);
-	err = pthread_create(&pool->cb_thread, NULL, callback_main, pool);
-	if (err)
-		return -err;
-	pool->cb_running = true;
-	return 0;
+	pool->cb_inited = true;
+}
+
+int rp__callbacks_need(struct rp_pool *pool)
+{
+	int err = 0;
+
+	/* acquire: pairs with the release below; cb_thread is then set. */
+	if (atomic_load_explicit(&pool->cb_running, memory_order_acquire))
+		return 0;
+	pthread_mutex_lock(&pool->cb_lock);
+	if (!atomic_load_explicit(&pool->cb_running, memory_order_relaxed)) {
+		err = -pthread_create(&pool->cb_thread, NULL, callback_main,
+				      pool);
+		if (err == 0)
+			atomic_store_explicit(&pool->cb_running, true,
+					      memory_order_release);
+	}
+	pthread_mutex_unlock(&pool->cb_lock);
+	return err;
 }
 
 void rp__callbacks_queue(struct rp_pool *pool, struct rp_result *r)
@@ -74,8 +90,8 @@ int rp__callbacks_idle_wait(struct rp_pool *pool, int64_t deadline)
 {
 	int err = 0;
 
-	if (!pool->cb_running)
-		return 0;
+	if (!atomic_load_explicit(&pool->cb_running, memory_order_acquire))
+		return 0; /* and no callback was ever asked for */
 	pthread_mutex_lock(&pool->cb_lock);
 	while ((pool->cb_head || pool->cb_busy) && err == 0) {
 		if (deadline < 0) {
@@ -95,17 +111,22 @@ int rp__callbacks_idle_wait(struct rp_pool *pool, int64_t deadline)
 	return err;
 }
 
-/* Run what is queued, then end the thread. */
+/* Run what is queued, then end the thread, if it was started. */
 void rp__callbacks_stop(struct rp_pool *pool)
 {
-	if (!pool->cb_running)
+	bool running;
+
+	if (!pool->cb_inited)
 		return;
 	pthread_mutex_lock(&pool->cb_lock);
 	pool->cb_stop = true;
+	running = atomic_load_explicit(&pool->cb_running, memory_order_relaxed);
 	pthread_cond_broadcast(&pool->cb_cond);
 	pthread_mutex_unlock(&pool->cb_lock);
-	pthread_join(pool->cb_thread, NULL);
-	pool->cb_running = false;
+	if (running)
+		pthread_join(pool->cb_thread, NULL);
+	atomic_store_explicit(&pool->cb_running, false, memory_order_relaxed);
 	pthread_cond_destroy(&pool->cb_cond);
 	pthread_mutex_destroy(&pool->cb_lock);
+	pool->cb_inited = false;
 }

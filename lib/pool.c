@@ -194,7 +194,7 @@ RP_API int rp_pool_create(const struct rp_pool_opts *opts, rp_pool_t **ret_pool)
 	if (err == 0)
 		err = start_zygote(pool);
 	if (err == 0)
-		err = rp__callbacks_start(pool);
+		rp__callbacks_init(pool);
 	if (err == 0)
 		err = start_workers(pool);
 	if (err == 0)
@@ -371,7 +371,8 @@ RP_API int rp_pool_join(rp_pool_t *pool, int64_t timeout_ns)
 	if (state == RP_POOL_OPEN ||
 	    (state == RP_POOL_BROKEN && !pool->closed_broken))
 		return -EINVAL;
-	if (pool->cb_running && pthread_equal(pthread_self(), pool->cb_thread))
+	if (atomic_load_explicit(&pool->cb_running, memory_order_acquire) &&
+	    pthread_equal(pthread_self(), pool->cb_thread))
 		return -EDEADLK;
 	if (pool->joined)
 		return 0;
@@ -435,6 +436,15 @@ RP_API void rp_pool_destroy(rp_pool_t *pool)
  */
 #define TASK_BYTES_MAX ((uint64_t)1 << 46)
 
+/* A submit asking for a callback needs the callback thread. */
+static int callbacks_ready(struct rp_pool *pool,
+			  const struct rp_submit_opts *o)
+{
+	if (!o || (!o->callback && !o->error_callback))
+		return 0;
+	return rp__callbacks_need(pool);
+}
+
 /* The deadline and retries opts ask for; -EINVAL for negative times. */
 static int limits_of(const struct rp_pool *pool,
 		     const struct rp_submit_opts *o, struct rp__limits *l)
@@ -467,6 +477,9 @@ static int submit_apply(rp_pool_t *pool, rp_task_fn fn, const void *arg,
 		return -EINVAL;
 	if (arg_len > TASK_BYTES_MAX || res_cap > TASK_BYTES_MAX)
 		return -ENOMEM;
+	err = callbacks_ready(pool, opts);
+	if (err < 0)
+		return err;
 	r = rp__result_new(pool, res_cap, false, 0, dest, opts, 1);
 	if (!r)
 		return -ENOMEM;
@@ -552,6 +565,9 @@ static int submit_map(rp_pool_t *pool, rp_task_fn fn, const void *items,
 
 	if (limits_of(pool, opts, &b.limits) < 0)
 		return -EINVAL;
+	err = callbacks_ready(pool, opts);
+	if (err < 0)
+		return err;
 	r = rp__result_new(pool, n * result_size, true, result_size, dest, opts,
 			   nchunks ? nchunks : 1);
 	if (!r)

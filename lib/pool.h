@@ -268,7 +268,8 @@ struct rp_pool {
 
 	/* The callback thread. */
 	pthread_t cb_thread;
-	bool cb_running;
+	bool cb_inited;                   /* cb_lock and cb_cond exist */
+	_Atomic bool cb_running;          /* the thread was started */
 	pthread_mutex_t cb_lock;
 	pthread_cond_t cb_cond;
 	struct rp_result *cb_head, *cb_tail;
@@ -369,7 +370,9 @@ int rp__workers_wait_started(struct rp_pool *pool);
 void rp__workers_teardown(struct rp_pool *pool);
 
 /* callback.c */
-int rp__callbacks_start(struct rp_pool *pool);
+void rp__callbacks_init(struct rp_pool *pool);
+/* Starts the callback thread if it is not running: 0 or -errno. */
+int rp__callbacks_need(struct rp_pool *pool);
 void rp__callbacks_queue(struct rp_pool *pool, struct rp_result *res);
 int rp__callbacks_idle_wait(struct rp_pool *pool, int64_t deadline);
 void rp__callbacks_stop(struct rp_pool *pool);
