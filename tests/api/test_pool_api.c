@@ -8,6 +8,8 @@
  * futex gates only the test opens.  Orders are proved with gates and the
  * page's tick counter, never with time.
  */
+#include <dirent.h>
+
 #include "pool_api.h"
 
 /* ------------------------------------------------------------------------ */
@@ -349,6 +351,50 @@ static void callbacks_once_in_owner_never_concurrent(void **state)
 	rp_result_free(lres[0]);
 	rp_result_free(lres[1]);
 	rp_result_free(quiet);
+	p_destroy(pool);
+}
+
+/* This process's threads, from /proc/self/task. */
+static int thread_count(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/*
+ * A pool runs one thread of its own (the loop) until a submit asks for a
+ * callback, which starts the callback thread; later ones reuse it.
+ */
+static void callback_thread_only_when_asked(void **state)
+{
+	/* static: a callback may still run after a failed test has left */
+	static struct p_cbrec rec[2];
+	int before = thread_count();
+	rp_pool_t *pool = p_pool_n(2);
+	struct p_arg a = p_plain(7);
+	struct rp_submit_opts so;
+	rp_result_t *res;
+
+	memset(rec, 0, sizeof(rec));
+	assert_int_equal(thread_count(), before + 1);
+	assert_int_equal(p_apply(pool, &a).value, 7);
+	assert_int_equal(thread_count(), before + 1);
+	for (int i = 0; i < 2; i++) {
+		so = p_cb_opts(&rec[i]);
+		res = p_submit(pool, &a, &so);
+		assert_int_equal(p_get(res)->value, 7);
+		rp_result_free(res);
+		assert_int_equal(thread_count(), before + 2);
+	}
+	close_join(pool);
+	assert_int_equal(rec[0].ok + rec[1].ok, 2);
 	p_destroy(pool);
 }
 
@@ -887,6 +933,7 @@ int main(void)
 		P_T(apply_blocks_until_done),
 		P_T(apply_async_get_wait_ready_successful),
 		P_T(callbacks_once_in_owner_never_concurrent),
+		P_T(callback_thread_only_when_asked),
 		P_T(callback_submits_followup),
 		P_T(slow_callback_does_not_block_results),
 		P_T(map_input_order),
