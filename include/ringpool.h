@@ -563,9 +563,14 @@ RP_API int rp_apply(rp_pool_t *pool, rp_task_fn fn, const void *arg,
 /*
  * rp_apply_async - submit fn(arg) and return at once.  Python:
  * apply_async().  The result holds up to res_cap bytes.  opts may be NULL.
+ * When every worker's ring is full and another thread is draining
+ * results, it waits for that room for at most ~10 us before queueing the
+ * task in the owner; it never waits for a task to finish.
  * Returns 0 and *ret_res (free it with rp_result_free), RP_ECLOSED,
  * -EINVAL (also for a negative timeout_ns or kill_grace_ns in opts),
- * -ENOMEM.  Any thread, callbacks included.
+ * -ENOMEM, or the -errno of starting the callback thread (the first
+ * submit that asks for a callback starts it).  Any thread, callbacks
+ * included.
  */
 RP_API int rp_apply_async(rp_pool_t *pool, rp_task_fn fn, const void *arg,
 			  size_t arg_len, size_t res_cap,
