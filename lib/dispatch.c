@@ -141,11 +141,14 @@ static uint64_t load_key(const struct rp__worker *w, int my_cpu)
 /*
  * The chunks w holds, as the dispatcher sees them.  chunks_settled is on
  * the drain side's line, which a draining thread writes per chunk: read
- * per dispatch and per worker, it cost a line transfer each time.  So a
- * worker holding many is judged on a count up to LOAD_REFRESH dispatches
- * old (it can only be too high: a worker done sooner than seen waits a
- * few dispatches longer), while one holding few, whose idleness decides
- * where a lone apply goes, is always read afresh.
+ * per dispatch and per worker, it cost a line transfer each time.  So
+ * while the pool holds many chunks, a worker holding many is judged on a
+ * count up to LOAD_REFRESH dispatches old (it can only be too high: a
+ * worker done sooner than seen waits a few dispatches longer).  A worker
+ * that looks nearly idle is read afresh, and so is every worker while
+ * the pool holds few chunks (least_loaded): an idle pool's loads are
+ * exact, so two tasks submitted to two idle workers land on both (tasks
+ * that wait for each other rely on it).
  */
 static uint32_t load_seen(struct rp__worker *w, bool refresh)
 {
@@ -365,15 +368,20 @@ static struct rp__worker *least_loaded(struct rp_pool *pool)
 	struct rp__worker *best = NULL;
 	uint64_t best_load = UINT64_MAX;
 	int my_cpu = -2; /* not looked up yet */
-	bool refresh = pool->dispatch_seq++ % LOAD_REFRESH == 0;
+	/* relaxed: a hint; the line is ours for the submit's add. */
+	bool refresh = pool->dispatch_seq++ % LOAD_REFRESH == 0 ||
+		       atomic_load_explicit(&pool->unfinished,
+					    memory_order_relaxed) <
+			       (uint64_t)LOAD_EXACT_BELOW * pool->nworkers;
 
 	for (unsigned i = 0; i < pool->nworkers; i++) {
 		struct rp__worker *w = &pool->workers[i];
-		uint64_t load;
+		/* Every worker, one that cannot take work now included, so
+		 * that none is judged later on a count from before. */
+		uint64_t load = load_seen(w, refresh);
 
 		if (!can_take(w))
 			continue;
-		load = load_seen(w, refresh);
 		if (load == best_load) {
 			if (my_cpu == -2)
 				my_cpu = sched_getcpu();

@@ -719,6 +719,44 @@ static void died_apply(rp_pool_t *pool, int slot, uint32_t how, int code)
 }
 
 /*
+ * After a burst of pipelined work has drained, the pool is idle and two
+ * tasks that each hold until both have started must land on its two
+ * workers: the dispatcher may judge busy workers on loads a few
+ * dispatches old, never an idle pool.
+ */
+static void idle_pool_spreads_two_tasks_after_burst(void **state)
+{
+	enum { BURST = 5000 };
+	static rp_result_t *burst[BURST];
+	rp_pool_t *pool = p_pool_n(2);
+	rp_result_t *res[2];
+	pid_t pids[2];
+
+	for (int i = 0; i < BURST; i++) {
+		struct p_arg a = p_plain(i);
+
+		burst[i] = p_submit(pool, &a, NULL);
+	}
+	for (int i = 0; i < BURST; i++) {
+		assert_int_equal(p_get(burst[i])->value, i);
+		rp_result_free(burst[i]);
+	}
+	for (int i = 0; i < 2; i++) {
+		struct p_arg c = p_plain(100 + i);
+
+		c.flags = P_COUNT;
+		c.target = 2;
+		res[i] = p_submit(pool, &c, NULL);
+	}
+	for (int i = 0; i < 2; i++) {
+		pids[i] = p_get(res[i])->pid;
+		rp_result_free(res[i]);
+	}
+	assert_int_not_equal(pids[0], pids[1]);
+	p_destroy(pool);
+}
+
+/*
  * _exit(3) and SIGKILL in a task fail that task only with RP_EWORKER_DIED;
  * a task running on the other worker meanwhile finishes; the dead worker is
  * replaced (its replacement runs the initializer) and later work succeeds.
@@ -853,6 +891,7 @@ int main(void)
 		P_T(task_index_and_worker),
 		P_T(map_failure_first_index),
 		P_T(imap_failure_reported_at_item),
+		P_T(idle_pool_spreads_two_tasks_after_burst),
 		P_T(worker_death_fails_only_its_task),
 		P_T(fork_start_method),
 	};
