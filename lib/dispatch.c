@@ -28,11 +28,6 @@
  * poll a pause, ~40 ns here): about 10 us. */
 #define ROOM_WAIT_POLLS 256
 
-/* load_seen(): below this many chunks held a worker's load is read exactly;
- * above, afresh every LOAD_REFRESH dispatches. */
-#define LOAD_EXACT_BELOW 8
-#define LOAD_REFRESH 8
-
 /* Workers considered per dispatch: the least loaded of the first this many. */
 #define RP_DISPATCH_MAX_ORDER 4096
 
@@ -136,30 +131,6 @@ static uint64_t load_key(const struct rp__worker *w, int my_cpu)
 	uint64_t load = rp__worker_load(w);
 
 	return load << 1 | on_cpu(w, my_cpu);
-}
-
-/*
- * The chunks w holds, as the dispatcher sees them.  chunks_settled is on
- * the drain side's line, which a draining thread writes per chunk: read
- * per dispatch and per worker, it cost a line transfer each time.  So
- * while the pool holds many chunks, a worker holding many is judged on a
- * count up to LOAD_REFRESH dispatches old (it can only be too high: a
- * worker done sooner than seen waits a few dispatches longer).  A worker
- * that looks nearly idle is read afresh, and so is every worker while
- * the pool holds few chunks (least_loaded): an idle pool's loads are
- * exact, so two tasks submitted to two idle workers land on both (tasks
- * that wait for each other rely on it).
- */
-static uint32_t load_seen(struct rp__worker *w, bool refresh)
-{
-	/* relaxed: our own count, and a hint from the drain side. */
-	uint32_t sent = atomic_load_explicit(&w->chunks_sent,
-					     memory_order_relaxed);
-
-	if (refresh || sent - w->settled_seen < LOAD_EXACT_BELOW)
-		w->settled_seen = atomic_load_explicit(&w->chunks_settled,
-						       memory_order_relaxed);
-	return sent - w->settled_seen;
 }
 
 /* Workers that can take work, least loaded first. */
@@ -368,20 +339,20 @@ static struct rp__worker *least_loaded(struct rp_pool *pool)
 	struct rp__worker *best = NULL;
 	uint64_t best_load = UINT64_MAX;
 	int my_cpu = -2; /* not looked up yet */
-	/* relaxed: a hint; the line is ours for the submit's add. */
-	bool refresh = pool->dispatch_seq++ % LOAD_REFRESH == 0 ||
-		       atomic_load_explicit(&pool->unfinished,
-					    memory_order_relaxed) <
-			       (uint64_t)LOAD_EXACT_BELOW * pool->nworkers;
 
 	for (unsigned i = 0; i < pool->nworkers; i++) {
 		struct rp__worker *w = &pool->workers[i];
-		/* Every worker, one that cannot take work now included, so
-		 * that none is judged later on a count from before. */
-		uint64_t load = load_seen(w, refresh);
+		uint64_t load;
 
 		if (!can_take(w))
 			continue;
+		/* Exact, a read of the drain side's line per worker.  A
+		 * count kept from earlier dispatches (tried: pipelined
+		 * applies 20% faster once result memory is warm, no faster
+		 * in a fresh process) can show an idle worker busy: two
+		 * tasks submitted to an idle pool, waiting for each other,
+		 * then land on one worker and never end. */
+		load = rp__worker_load(w);
 		if (load == best_load) {
 			if (my_cpu == -2)
 				my_cpu = sched_getcpu();

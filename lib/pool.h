@@ -179,7 +179,6 @@ struct rp__worker {
 	 * free (only its allocator takes it), so the drain side's line is
 	 * read again only when a word looks full (slot_alloc). */
 	uint64_t given_seen[RP_SLOTS / 64];
-	uint32_t settled_seen;            /* chunks_settled, as last read */
 
 	/* The drain side: written under drain_lock. */
 	struct rp_ring_consumer results RP_LINE_ALIGNED;
@@ -218,7 +217,6 @@ struct rp_pool {
 	pthread_mutex_t submit_lock RP_LINE_ALIGNED;
 	struct rp__batch *pending_head, *pending_tail; /* submit_lock */
 	struct rp__worker **order;        /* submit_lock: dispatch scratch */
-	uint32_t dispatch_seq;            /* submit_lock: least_loaded calls */
 
 	/* The drain side. */
 	pthread_mutex_t drain_lock RP_LINE_ALIGNED;
