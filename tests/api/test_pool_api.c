@@ -16,6 +16,34 @@
 /* Pool(processes, initializer, initargs, maxtasksperchild)                 */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * More workers than the zygote takes requests at once (rp__zygote_spawn_many
+ * sends them in windows of 16): all start, and all run at once, each task
+ * holding until every one has started.
+ */
+static void many_workers_start_together(void **state)
+{
+	enum { N = 40 };
+	static struct p_arg items[N];
+	static struct p_rep reps[N];
+	rp_pool_t *pool = p_pool_n(N);
+	struct rp_error e;
+
+	assert_int_equal(rp_pool_size(pool), N);
+	for (int i = 0; i < N; i++) {
+		items[i] = p_plain(i);
+		items[i].flags = P_COUNT;
+		items[i].target = N;
+	}
+	assert_int_equal(rp_map(pool, p_task, items, N, sizeof(items[0]), reps,
+				sizeof(reps[0]), 1, &e),
+			 0);
+	for (int i = 0; i < N; i++)
+		for (int j = 0; j < i; j++)
+			assert_int_not_equal(reps[i].pid, reps[j].pid);
+	p_destroy(pool);
+}
+
 static void create_nworkers_default(void **state)
 {
 	struct rp_pool_opts o = { 0 };
@@ -926,6 +954,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		P_T(create_nworkers_default),
+		P_T(many_workers_start_together),
 		P_T(initializer_runs_before_any_task),
 		P_T(initializer_failure_fails_create),
 		P_T(max_tasks_per_worker_recycles),
