@@ -488,7 +488,7 @@ static uint64_t settled_sum(const struct rp_pool *pool)
  */
 static bool wait_for_room(const struct rp_pool *pool)
 {
-	static _Thread_local struct rp_yield room_yield;
+	static RP_THREAD_LOCAL struct rp_yield room_yield;
 	uint64_t before = settled_sum(pool);
 
 	for (unsigned i = 1; i <= ROOM_WAIT_POLLS; i++) {

@@ -184,7 +184,7 @@ struct result_cache {
 	bool registered;          /* the key's destructor will flush it */
 };
 
-static _Thread_local struct result_cache cache;
+static RP_THREAD_LOCAL struct result_cache cache;
 static pthread_key_t cache_key;
 static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
 
@@ -550,7 +550,7 @@ static bool is_done(struct rp_result *r)
 }
 
 /* Each waiting thread's yield back-off (wake.h). */
-static _Thread_local struct rp_yield waiter_yield;
+static RP_THREAD_LOCAL struct rp_yield waiter_yield;
 
 /*
  * Poll for a while, draining the result rings ourselves when nobody else
