@@ -19,10 +19,28 @@
 #include "pool.h"
 #include "sys.h"
 
+/*
+ * progress is bumped each time the pool runs out of work, which for a
+ * caller doing one rp_apply at a time is after every task: the system
+ * call is made only when someone sleeps on it (a joiner, a starting
+ * pool), by a Dekker handshake with rp__progress_wait.  Either the
+ * waker's load of progress_waiters sees the waiter, or the waiter's
+ * futex_wait sees progress moved from the value it read before checking.
+ * All four accesses are seq_cst.
+ */
 void rp__progress_wake(struct rp_pool *pool)
 {
 	atomic_fetch_add(&pool->progress, 1);
-	rp__sys_futex_wake_private(&pool->progress);
+	if (atomic_load(&pool->progress_waiters))
+		rp__sys_futex_wake_private(&pool->progress);
+}
+
+/* Sleep while progress is seen, up to deadline (-1: none). */
+void rp__progress_wait(struct rp_pool *pool, uint32_t seen, int64_t deadline)
+{
+	atomic_fetch_add(&pool->progress_waiters, 1);
+	rp__sys_futex_wait_private(&pool->progress, seen, deadline);
+	atomic_fetch_sub(&pool->progress_waiters, 1);
 }
 
 static void chunks_finished(struct rp_pool *pool, uint64_t n)

@@ -321,7 +321,7 @@ static int wait_unfinished(struct rp_pool *pool, int64_t deadline)
 			return 0;
 		if (deadline >= 0 && rp__now_ns() >= deadline)
 			return -ETIMEDOUT;
-		rp__sys_futex_wait_private(&pool->progress, seen, deadline);
+		rp__progress_wait(pool, seen, deadline);
 	}
 }
 

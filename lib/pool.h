@@ -237,6 +237,7 @@ struct rp_pool {
 	_Atomic uint64_t unfinished;      /* chunks not yet completed */
 	_Atomic uint32_t progress;        /* futex: bumped when unfinished hits 0
 					   * and when workers finish starting */
+	_Atomic uint32_t progress_waiters; /* threads in rp__progress_wait */
 	struct rp_error init_error;       /* the first initializer failure */
 	_Atomic int init_failed;
 	_Atomic bool starting;            /* rp_pool_create has not returned */
@@ -345,6 +346,7 @@ void rp__drain_all(struct rp_pool *pool);
 void rp__drain_help(struct rp_pool *pool, int64_t now);
 void rp__drain_help_done(struct rp_pool *pool);
 void rp__progress_wake(struct rp_pool *pool);
+void rp__progress_wait(struct rp_pool *pool, uint32_t seen, int64_t deadline);
 void rp__drain_worker(struct rp_pool *pool, struct rp__worker *w);
 void rp__fail_slots(struct rp_pool *pool, struct rp__worker *w,
 		    const struct rp_error *why);

@@ -562,7 +562,7 @@ int rp__workers_wait_started(struct rp_pool *pool)
 			ready += atomic_load(&pool->workers[i].init_seen);
 		if (ready == pool->nworkers)
 			return 0;
-		rp__sys_futex_wait_private(&pool->progress, seen, -1);
+		rp__progress_wait(pool, seen, -1);
 	}
 }
 
