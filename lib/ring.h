@@ -372,6 +372,40 @@ static inline void rp__ring_release(struct rp_ring_consumer *c)
 }
 
 /*
+ * rp__ring_release_publish - rp__ring_release(c), then rp__ring_publish(p),
+ * for a side that consumes one ring and produces into another: a worker
+ * gives its task records back before their results become visible.  In
+ * the symmetric mode each of the two would be a full barrier (a locked
+ * exchange that waits for every store before it, the result record's
+ * lines included); here both indices are plain release stores, in that
+ * order (stores stay in order on the way out, and release keeps the
+ * record writes before them), then one seq_cst fence stands for P's
+ * barrier in both handshakes before the two sleep checks (B).  A seq_cst
+ * fence between P and B forbids the same outcome as a seq_cst P does.
+ */
+static inline void rp__ring_release_publish(struct rp_ring_consumer *c,
+					    struct rp_ring_producer *p)
+{
+	bool released = c->head != c->head_pub;
+	bool published = p->tail != p->tail_pub;
+
+	if (released) {
+		c->head_pub = c->head;
+		RP_ATOMIC_STORE(&c->sh->head, c->head, __ATOMIC_RELEASE);
+	}
+	if (published) {
+		p->tail_pub = p->tail;
+		RP_ATOMIC_STORE(&p->sh->tail, p->tail, __ATOMIC_RELEASE);
+	}
+	if ((released && !c->wake.asym) || (published && !p->wake.asym))
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (released)
+		rp__wake_peer(&c->wake);
+	if (published)
+		rp__wake_peer(&p->wake);
+}
+
+/*
  * Blocking helpers (spin, then sleep; see wake.h).  timeout_ns < 0: forever.
  * Return 0 when the condition holds (or the ring is found corrupt: the next
  * peek/reserve reports it), -ETIMEDOUT, or -errno.

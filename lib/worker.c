@@ -227,8 +227,7 @@ static void next_record(struct worker *w, struct rp_ring_rec *rec)
 	int err;
 
 	while ((err = rp__ring_peek(&w->tasks, rec)) == -EAGAIN) {
-		rp__ring_publish(&w->results);
-		rp__ring_release(&w->tasks);
+		rp__ring_release_publish(&w->tasks, &w->results);
 		note_idle(w);
 		rp__ring_wait_readable(&w->tasks, -1);
 		/* The lines this chunk will write, fetched while its record
@@ -454,8 +453,7 @@ static void run_task(struct worker *w, const struct rp_ring_rec *rec)
 	 * owner has the result it may reuse the slot, and a record still in
 	 * the ring could then be mistaken for the new chunk of that slot if
 	 * we died (workers.c, requeue). */
-	rp__ring_release(&w->tasks);
-	rp__ring_publish(&w->results);
+	rp__ring_release_publish(&w->tasks, &w->results);
 }
 
 /* ---- life ----------------------------------------------------------------- */
