@@ -64,8 +64,33 @@ static void settled_flush(struct rp_pool *pool)
 {
 	uint64_t n = pool->settled_unflushed;
 
+	if (pool->done_unflushed) {
+		pool->done_ops->chunks_done(pool->done_sink,
+					    pool->done_unflushed);
+		pool->done_unflushed = 0;
+		pool->done_sink = NULL;
+	}
 	pool->settled_unflushed = 0;
 	chunks_finished(pool, n);
+}
+
+/*
+ * A map's chunks come back in runs for one sink, and telling it of each
+ * is a locked subtraction per chunk (its count of chunks left): a run is
+ * told at once, at the end of the drain pass or when another sink's chunk
+ * comes between.
+ */
+static void chunk_done_later(struct rp_pool *pool, struct rp__sink *sink,
+			     const struct rp__sink_ops *ops)
+{
+	if (pool->done_unflushed && pool->done_sink != sink) {
+		pool->done_ops->chunks_done(pool->done_sink,
+					    pool->done_unflushed);
+		pool->done_unflushed = 0;
+	}
+	pool->done_sink = sink;
+	pool->done_ops = ops;
+	pool->done_unflushed++;
 }
 
 /* What a chunk that failed as a whole (why) reports, given how it ended. */
@@ -120,7 +145,10 @@ static void settle_slot(struct rp_pool *pool, struct rp__worker *w,
 		ops->chunk_failed(sink, first, n, &e);
 	} else if (report) {
 		pool->counters.chunks_completed++;
-		ops->chunk_done(sink, first, n, len);
+		if (ops->chunks_done && !apply)
+			chunk_done_later(pool, sink, ops);
+		else
+			ops->chunk_done(sink, first, n, len);
 	}
 	if (report)
 		pool->settled_unflushed++;

@@ -74,6 +74,10 @@ struct rp__sink_ops {
 	 * failed items were reported with item_failed before. */
 	void (*chunk_done)(struct rp__sink *s, uint64_t first_index,
 			   uint32_t nitems, uint64_t result_len);
+	/* Optional, for chunks not of an apply: n chunks done, as chunk_done
+	 * says, told once per drain pass (drain.c) instead of once each.  A
+	 * sink with it stays alive until they are told. */
+	void (*chunks_done)(struct rp__sink *s, uint64_t n);
 	/* One item of a chunk failed (code, message, worker, index). */
 	void (*item_failed)(struct rp__sink *s, const struct rp_error *err);
 	/* The whole chunk failed without results (worker died, terminated,
@@ -231,6 +235,10 @@ struct rp_pool {
 	pthread_mutex_t drain_lock RP_LINE_ALIGNED;
 	uint64_t settled_unflushed;       /* drain_lock: settled, not yet
 					   * taken off unfinished (drain.c) */
+	/* drain_lock: chunks done for one sink, not yet told (chunks_done) */
+	struct rp__sink *done_sink;
+	const struct rp__sink_ops *done_ops;
+	uint64_t done_unflushed;
 
 	/* Written by both sides. */
 	_Atomic int dispatch_wanted RP_LINE_ALIGNED;

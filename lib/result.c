@@ -374,11 +374,16 @@ static void complete(struct rp_result *r)
 	rp__result_put(r); /* the completion reference */
 }
 
+static void count_down_n(struct rp_result *r, uint64_t n)
+{
+	if (atomic_fetch_sub_explicit(&r->chunks_left, n,
+				      memory_order_acq_rel) == n)
+		complete(r);
+}
+
 static void count_down(struct rp_result *r)
 {
-	if (atomic_fetch_sub_explicit(&r->chunks_left, 1,
-				      memory_order_acq_rel) == 1)
-		complete(r);
+	count_down_n(r, 1);
 }
 
 /*
@@ -418,6 +423,12 @@ static void result_chunk_done(struct rp__sink *s, uint64_t first_index,
 	count_down(r);
 }
 
+/* A map's chunks: its results are in place (dest), nothing to adjust. */
+static void result_chunks_done(struct rp__sink *s, uint64_t n)
+{
+	count_down_n((struct rp_result *)s, n);
+}
+
 static void result_item_failed(struct rp__sink *s, const struct rp_error *err)
 {
 	record_failure((struct rp_result *)s, err);
@@ -443,6 +454,7 @@ static unsigned char *result_dest(struct rp__sink *s, uint64_t first_index,
 static const struct rp__sink_ops result_ops = {
 	.dest = result_dest,
 	.chunk_done = result_chunk_done,
+	.chunks_done = result_chunks_done,
 	.item_failed = result_item_failed,
 	.chunk_failed = result_chunk_failed,
 	.get = result_chunk_ref,
