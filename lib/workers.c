@@ -54,14 +54,19 @@ static int region_init(struct rp_pool *pool, struct rp__worker *w)
 					     RP_REC_KIND_MAX, &w->results);
 	if (err == 0) {
 		/*
-		 * Task ring asymmetric (wake.h): submitting is the hot path,
-		 * and a worker sleeps only once it spun out of work, so it
-		 * pays a membarrier per sleep and the owner publishes with a
-		 * plain store (pipelined apply_async 4.6-5.1 -> 5.1-5.6 M/s).
-		 * Result ring symmetric: the loop thread sleeps between
-		 * nearly every burst of results, and a membarrier per sleep
-		 * there cost map at chunksize 1 a third of its rate.
+		 * Both rings symmetric (wake.h): a full barrier per
+		 * publication, no membarrier per sleep.  An asymmetric task
+		 * ring made pipelined apply_async 5-10% faster on the 2-CPU
+		 * machine, but each worker running out of work would then
+		 * send an IPI to every CPU running a process registered for
+		 * membarrier (the owner, and every worker of every pool:
+		 * registration is inherited), under one kernel-wide lock: with
+		 * many workers taking sporadic tasks, a storm of interrupts on
+		 * the owner's cores.  An asymmetric result ring cost map at
+		 * chunksize 1 a third of its rate: the loop thread sleeps
+		 * between nearly every burst of results.
 		 */
+		rp__wake_set_symmetric(&w->tasks.wake);
 		rp__wake_set_symmetric(&w->results.wake);
 		rp__wake_set_policy(&w->tasks.wake, pool->wait_policy);
 		rp__wake_set_policy(&w->results.wake, pool->wait_policy);
