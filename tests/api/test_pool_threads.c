@@ -11,7 +11,9 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -236,6 +238,70 @@ static void many_waiters_one_result(void **state)
 	p_destroy(pool);
 }
 
+/* ---- a joiner asleep when the last task ends ---- */
+
+struct joiner {
+	rp_pool_t *pool;
+	_Atomic pid_t tid;
+	int rc;
+};
+
+static void *join_pool(void *arg)
+{
+	struct joiner *j = arg;
+
+	atomic_store(&j->tid, gettid());
+	j->rc = rp_pool_join(j->pool, H_GUARD_NS);
+	return NULL;
+}
+
+/* The state letter of thread tid (/proc/self/task/TID/stat), or 0. */
+static char thread_state(pid_t tid)
+{
+	char path[64], buf[512], *close_paren;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	close_paren = strrchr(buf, ')');
+	return close_paren && close_paren[1] == ' ' ? close_paren[2] : 0;
+}
+
+/*
+ * The drainer wakes a joiner only when one sleeps (drain.c): here the
+ * joiner is seen blocked (state S) before the task it waits for may end,
+ * so a lost wake-up shows as a join that times out.
+ */
+static void sleeping_joiner_woken(void **state)
+{
+	rp_pool_t *pool = p_pool_n(2);
+	struct p_arg a = p_gated(0, 5);
+	rp_result_t *res = p_submit(pool, &a, NULL);
+	struct joiner j = { .pool = pool };
+	pthread_t thread;
+
+	p_wait_started(0);
+	assert_int_equal(rp_pool_close(pool), 0);
+	assert_int_equal(pthread_create(&thread, NULL, join_pool, &j), 0);
+	while (!atomic_load(&j.tid))
+		sched_yield();
+	while (thread_state(atomic_load(&j.tid)) != 'S')
+		sched_yield();
+	assert_int_equal(rp_result_ready(res), 0);
+	p_open(0);
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	assert_int_equal(j.rc, 0);
+	assert_int_equal(p_get(res)->value, 5);
+	rp_result_free(res);
+	p_destroy(pool);
+}
+
 /* ---- a result read by another thread than its submitter ---- */
 
 static void *get_other(void *arg)
@@ -428,6 +494,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		P_T(concurrent_submitters),
 		P_T(many_waiters_one_result),
+		P_T(sleeping_joiner_woken),
 		P_T(get_from_other_thread),
 		P_T(iterators_on_threads),
 		P_T(close_races_submitters),
