@@ -237,11 +237,12 @@ static void test_wake_full_producer(void **state)
 struct pong {
 	struct test_ring *ab, *ba;
 	uint64_t n;
+	bool combined;	/* the echo side as a worker: rp__ring_release_publish */
 	int err;
 };
 
 static int echo(struct rp_ring_consumer *in, struct rp_ring_producer *out,
-		uint64_t n)
+		uint64_t n, bool combined)
 {
 	struct rp_ring_rec rec;
 	int ret;
@@ -255,6 +256,10 @@ static int echo(struct rp_ring_consumer *in, struct rp_ring_producer *out,
 		if (ret < 0)
 			return ret;
 		rp__ring_consume(in);
+		if (combined) {
+			rp__ring_release_publish(in, out);
+			continue;
+		}
 		rp__ring_release(in);
 		rp__ring_publish(out);
 	}
@@ -265,20 +270,27 @@ static void *echo_main(void *arg)
 {
 	struct pong *p = arg;
 
-	p->err = echo(&p->ab->cons, &p->ba->prod, p->n);
+	p->err = echo(&p->ab->cons, &p->ba->prod, p->n, p->combined);
 	return NULL;
 }
 
-static void test_pingpong_both_wait(void **state)
+/* symmetric: every wake as the pool sets its rings (workers.c). */
+static void pingpong(bool combined, bool symmetric)
 {
 	struct test_ring ab, ba;
-	struct pong pg = { &ab, &ba, test_scaled(200000), 0 };
+	struct pong pg = { &ab, &ba, test_scaled(200000), combined, 0 };
 	struct rp_ring_rec rec;
 	pthread_t th;
 	uint64_t v;
 
 	assert_int_equal(test_ring_create(&ab, 4096, 1), 0);
 	assert_int_equal(test_ring_create(&ba, 4096, 1), 0);
+	if (symmetric) {
+		rp__wake_set_symmetric(&ab.prod.wake);
+		rp__wake_set_symmetric(&ab.cons.wake);
+		rp__wake_set_symmetric(&ba.prod.wake);
+		rp__wake_set_symmetric(&ba.cons.wake);
+	}
 	/* Short spins make both sides sleep often. */
 	ab.cons.wake.spin_ns = ba.cons.wake.spin_ns = RP_WAKE_SPIN_MIN_NS;
 	assert_int_equal(pthread_create(&th, NULL, echo_main, &pg), 0);
@@ -298,6 +310,27 @@ static void test_pingpong_both_wait(void **state)
 	test_ring_destroy(&ba);
 }
 
+static void test_pingpong_both_wait(void **state)
+{
+	pingpong(false, false);
+}
+
+static void test_pingpong_symmetric(void **state)
+{
+	pingpong(false, true);
+}
+
+/* One fence for the release and the publication (a worker's way). */
+static void test_pingpong_release_publish(void **state)
+{
+	pingpong(true, false);
+}
+
+static void test_pingpong_release_publish_symmetric(void **state)
+{
+	pingpong(true, true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -307,6 +340,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wake_sleeping_process, leak_setup, leak_teardown),
 		cmocka_unit_test_setup_teardown(test_wake_full_producer, leak_setup, leak_teardown),
 		cmocka_unit_test_setup_teardown(test_pingpong_both_wait, leak_setup, leak_teardown),
+		cmocka_unit_test_setup_teardown(test_pingpong_symmetric, leak_setup, leak_teardown),
+		cmocka_unit_test_setup_teardown(test_pingpong_release_publish, leak_setup, leak_teardown),
+		cmocka_unit_test_setup_teardown(test_pingpong_release_publish_symmetric, leak_setup, leak_teardown),
 	};
 
 	return cmocka_run_group_tests_name("wake", tests, NULL, NULL);
