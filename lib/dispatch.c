@@ -11,6 +11,14 @@
  * holds submit_lock looks at dispatch_wanted again after unlocking.  With
  * both accesses seq_cst, one of the two always sees the request, and no
  * thread ever blocks on submit_lock to drain.
+ *
+ * A drainer asks only when the queue holds something (pending_nonempty),
+ * so that a pass over the result rings does not touch submit_lock's line.
+ * A submitter that queues a batch stores the flag, then (a seq_cst fence)
+ * looks for free slots once more; a drainer frees slots, then (a fence)
+ * reads the flag: one of the two sees the other, so a batch queued as the
+ * last chunks in flight complete is not left waiting for a kick that no
+ * longer comes.
  */
 #include <errno.h>
 #include <sched.h>
@@ -410,6 +418,18 @@ static void batch_free(struct rp__batch *b)
 	free(b); /* its items copy, if any, is in the same block */
 }
 
+/* With submit_lock, after the pending queue changed (see the top). */
+static void note_pending(struct rp_pool *pool)
+{
+	bool now = pool->pending_head != NULL;
+
+	/* relaxed: the fences order it (the top); stored only on a change,
+	 * so that drainers reading it do not miss on it per submit. */
+	if (atomic_load_explicit(&pool->pending_nonempty, memory_order_relaxed) != now)
+		atomic_store_explicit(&pool->pending_nonempty, now,
+				      memory_order_relaxed);
+}
+
 /* With submit_lock: move pending chunks into rings while there is room. */
 static void dispatch_pending(struct rp_pool *pool)
 {
@@ -436,6 +456,7 @@ static void dispatch_pending(struct rp_pool *pool)
 			unpublished = 0;
 		}
 	}
+	note_pending(pool);
 	publish_touched(pool, touched);
 }
 
@@ -453,8 +474,11 @@ void rp__submit_unlock(struct rp_pool *pool)
 
 void rp__dispatch_kick(struct rp_pool *pool)
 {
-	if (!pool->pending_head && !atomic_load(&pool->dispatch_wanted))
-		return; /* a racy peek: a stale answer only delays to the next kick */
+	/* The slots this drainer freed, before the flag is read (the top). */
+	rp__fence_seq_cst();
+	if (!atomic_load_explicit(&pool->pending_nonempty, memory_order_relaxed) &&
+	    !atomic_load(&pool->dispatch_wanted))
+		return;
 	atomic_store(&pool->dispatch_wanted, 1);
 	if (pthread_mutex_trylock(&pool->submit_lock) == 0) {
 		atomic_store(&pool->dispatch_wanted, 0);
@@ -512,11 +536,12 @@ static bool wait_for_room(const struct rp_pool *pool)
  */
 static bool make_room(struct rp_pool *pool)
 {
-	uint64_t before = pool->counters.chunks_completed;
+	uint64_t before;
 	bool got;
 
 	if (pthread_mutex_trylock(&pool->drain_lock) != 0)
 		return wait_for_room(pool);
+	before = pool->counters.chunks_completed;
 	rp__drain_all(pool);
 	got = pool->counters.chunks_completed != before;
 	pthread_mutex_unlock(&pool->drain_lock);
@@ -610,6 +635,9 @@ static int enqueue(struct rp_pool *pool, const struct rp__batch *b,
 	else
 		pool->pending_head = q;
 	pool->pending_tail = q;
+	note_pending(pool);
+	/* Before the caller looks for free slots again (the top). */
+	rp__fence_seq_cst();
 	return 0;
 }
 
@@ -633,6 +661,7 @@ struct rp__batch **rp__dispatch_requeue(struct rp_pool *pool,
 	*at = q;
 	if (!q->next)
 		pool->pending_tail = q;
+	note_pending(pool);
 	return &q->next;
 }
 
@@ -785,4 +814,5 @@ void rp__dispatch_fail_pending(struct rp_pool *pool, const struct rp_error *why)
 		batch_free(b);
 	}
 	pool->pending_tail = NULL;
+	note_pending(pool);
 }

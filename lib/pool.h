@@ -242,6 +242,8 @@ struct rp_pool {
 
 	/* Written by both sides. */
 	_Atomic int dispatch_wanted RP_LINE_ALIGNED;
+	_Atomic bool pending_nonempty;    /* the pending queue holds a batch
+					   * (set under submit_lock) */
 	_Atomic uint64_t unfinished;      /* chunks not yet completed */
 	_Atomic uint32_t progress;        /* futex: bumped when unfinished hits 0
 					   * and when workers finish starting */

@@ -69,7 +69,10 @@ struct result_ext {
  */
 struct rp_result {
 	struct rp__sink sink;
-	uint32_t magic;
+	/* RESULT_LIVE or RESULT_FREED; read by any thread, even after a free
+	 * (-EINVAL), while another may release it: relaxed, a hint like the
+	 * user_freed it goes with. */
+	_Atomic uint32_t magic;
 	_Atomic uint32_t state;   /* futex word */
 	_Atomic uint32_t waiters;
 	_Atomic uint32_t refs;
@@ -209,7 +212,8 @@ static void cache_fill(struct result_cache *c)
 	for (size_t i = n; i-- > 0;) { /* pushed last first: popped in order */
 		struct rp_result *r = free_list.fresh + i;
 
-		r->magic = RESULT_FREED;
+		atomic_store_explicit(&r->magic, RESULT_FREED,
+				      memory_order_relaxed);
 		r->next = c->head;
 		c->head = r;
 	}
@@ -307,7 +311,7 @@ static void result_release(struct rp_result *r)
 	free(r->ext);
 	if (r->error != &lost_error)
 		free(r->error);
-	r->magic = RESULT_FREED;
+	atomic_store_explicit(&r->magic, RESULT_FREED, memory_order_relaxed);
 	r->next = c->head;
 	c->head = r;
 	if (++c->n > CACHE_MAX)
@@ -501,7 +505,7 @@ struct rp_result *rp__result_new(struct rp_pool *pool, size_t cap, bool map,
 		}
 	}
 	r->sink.ops = &result_ops;
-	r->magic = RESULT_LIVE;
+	atomic_store_explicit(&r->magic, RESULT_LIVE, memory_order_relaxed);
 	r->pool = pool;
 	r->len = cap;
 	/* The caller's, and completion's unless it is complete already. */
@@ -524,7 +528,8 @@ struct rp__sink *rp__result_sink(struct rp_result *r)
 
 bool rp__result_is_live(struct rp_result *r)
 {
-	return r && r->magic == RESULT_LIVE &&
+	return r && atomic_load_explicit(&r->magic, memory_order_relaxed) ==
+			    RESULT_LIVE &&
 	       (!atomic_load_explicit(&r->user_freed, memory_order_relaxed) ||
 		atomic_load_explicit(&r->in_callback, memory_order_relaxed));
 }
@@ -679,7 +684,8 @@ RP_API int rp_result_cancel(rp_result_t *r, bool force)
 RP_API void rp_result_free(rp_result_t *r)
 {
 	/* Only the first free drops the caller's reference. */
-	if (!r || r->magic != RESULT_LIVE ||
+	if (!r ||
+	    atomic_load_explicit(&r->magic, memory_order_relaxed) != RESULT_LIVE ||
 	    atomic_exchange_explicit(&r->user_freed, true, memory_order_relaxed))
 		return;
 	rp__result_put(r);

@@ -398,7 +398,7 @@ static inline void rp__ring_release_publish(struct rp_ring_consumer *c,
 		RP_ATOMIC_STORE(&p->sh->tail, p->tail, __ATOMIC_RELEASE);
 	}
 	if ((released && !c->wake.asym) || (published && !p->wake.asym))
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		rp__fence_seq_cst();
 	if (released)
 		rp__wake_peer(&c->wake);
 	if (published)

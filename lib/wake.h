@@ -194,6 +194,24 @@ static inline void rp__wake_store_progress(const struct rp_wake *w,
 }
 
 /*
+ * rp__fence_seq_cst - a full barrier, for a handshake whose P is a release
+ * store (rp__ring_release_publish, the pool's pending queue).
+ * ThreadSanitizer does not model fences (GCC warns: -Wtsan); under it a
+ * seq_cst read-modify-write of a word of the thread's own stands in, which
+ * is a full barrier on the CPU all the same.
+ */
+static inline void rp__fence_seq_cst(void)
+{
+#if defined(__SANITIZE_THREAD__)
+	static __thread int own;
+
+	__atomic_fetch_add(&own, 0, __ATOMIC_SEQ_CST);
+#else
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
+/*
  * rp__wake_peer - B above: call after rp__wake_store_progress().  Makes a
  * syscall only if the peer announced sleep.
  */
