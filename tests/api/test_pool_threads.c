@@ -243,6 +243,7 @@ static void many_waiters_one_result(void **state)
 struct joiner {
 	rp_pool_t *pool;
 	_Atomic pid_t tid;
+	_Atomic bool returned;
 	int rc;
 };
 
@@ -252,6 +253,7 @@ static void *join_pool(void *arg)
 
 	atomic_store(&j->tid, gettid());
 	j->rc = rp_pool_join(j->pool, H_GUARD_NS);
+	atomic_store(&j->returned, true);
 	return NULL;
 }
 
@@ -291,8 +293,11 @@ static void sleeping_joiner_woken(void **state)
 	assert_int_equal(pthread_create(&thread, NULL, join_pool, &j), 0);
 	while (!atomic_load(&j.tid))
 		sched_yield();
-	while (thread_state(atomic_load(&j.tid)) != 'S')
+	while (!atomic_load(&j.returned) &&
+	       thread_state(atomic_load(&j.tid)) != 'S')
 		sched_yield();
+	/* The task still waits for us: join cannot have returned. */
+	assert_false(atomic_load(&j.returned));
 	assert_int_equal(rp_result_ready(res), 0);
 	p_open(0);
 	assert_int_equal(pthread_join(thread, NULL), 0);
