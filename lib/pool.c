@@ -95,36 +95,64 @@ static int copy_opts(struct rp_pool *pool, const struct rp_pool_opts *o)
 }
 
 /*
- * calloc, not aligned_alloc and memset: a big block (a worker's slots make
- * ~100 KiB) then comes as fresh zero pages faulted in on use, rather than
- * all written at once when the pool is created.  The block's own address
- * sits in the 8 bytes before the aligned one.
+ * Blocks from this size on are mapped straight from the kernel, as fresh
+ * zero pages faulted in only where used: a worker's slots make ~145 KiB,
+ * of which a pool touches a few lines.  calloc alone does not ensure it:
+ * once such a block is freed, glibc raises its mmap threshold above it,
+ * and the next pool's calloc comes from the heap and is memset, all of it
+ * at once (after a fork, a write fault per page): 100 us of a 2-worker
+ * pool's start.
  */
+#define ZALLOC_MAP_MIN ((size_t)64 * 1024)
+
+/*
+ * The line before the returned address holds how the block was got: the
+ * calloc'ed pointer, or the mapping's length (the mapping starts there).
+ */
+struct zalloc_header {
+	void *block;        /* from calloc, or NULL */
+	size_t mapped;      /* the mapping's length, or 0 */
+};
+
 void *rp__zalloc_lines(size_t n, size_t size)
 {
+	struct zalloc_header h = { NULL, 0 };
 	size_t bytes;
 	unsigned char *p;
 	uintptr_t at;
 
 	if (__builtin_mul_overflow(n, size, &bytes) ||
-	    bytes > SIZE_MAX - 64 - sizeof(void *))
+	    bytes > SIZE_MAX - 2 * 64 - sizeof(h))
 		return NULL;
-	p = calloc(1, bytes + 64 + sizeof(void *));
-	if (!p)
-		return NULL;
-	at = ((uintptr_t)p + sizeof(void *) + 63) & ~(uintptr_t)63;
-	memcpy((void *)(at - sizeof(void *)), &p, sizeof(p));
+	if (bytes >= ZALLOC_MAP_MIN) {
+		h.mapped = bytes + 64;
+		p = mmap(NULL, h.mapped, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+		at = (uintptr_t)p + 64;
+	} else {
+		p = calloc(1, bytes + 64 + sizeof(h));
+		if (!p)
+			return NULL;
+		h.block = p;
+		at = ((uintptr_t)p + sizeof(h) + 63) & ~(uintptr_t)63;
+	}
+	memcpy((void *)(at - sizeof(h)), &h, sizeof(h));
 	return (void *)at;
 }
 
 void rp__free_lines(void *mem)
 {
-	void *p;
+	struct zalloc_header h;
 
 	if (!mem)
 		return;
-	memcpy(&p, (unsigned char *)mem - sizeof(void *), sizeof(p));
-	free(p);
+	memcpy(&h, (unsigned char *)mem - sizeof(h), sizeof(h));
+	if (h.mapped)
+		munmap((unsigned char *)mem - 64, h.mapped);
+	else
+		free(h.block);
 }
 
 static struct rp_pool *pool_alloc(void)
@@ -165,8 +193,8 @@ static int start_workers(struct rp_pool *pool)
 
 /*
  * The loop thread, which alone respawns, is stopped: the zygote is no
- * longer needed, and its exit (an address space as big as ours to tear
- * down) overlaps the workers' instead of following it in destroy.
+ * longer needed, and its exit overlaps the workers' instead of following
+ * it in destroy.
  */
 static void stop_respawning(struct rp_pool *pool)
 {
@@ -325,10 +353,15 @@ static int wait_unfinished(struct rp_pool *pool, int64_t deadline)
 	}
 }
 
-/* Tell every worker to exit once its ring is empty. */
+/*
+ * Tell every worker to exit once its ring is empty.  stopping is set under
+ * submit_lock, where the loop thread decides on a replacement: a worker it
+ * replaced before gets the record too; one that ends after is not replaced.
+ */
 static void send_exit(struct rp_pool *pool)
 {
 	pthread_mutex_lock(&pool->submit_lock);
+	pool->stopping = true;
 	for (unsigned i = 0; i < pool->nworkers; i++) {
 		struct rp__worker *w = &pool->workers[i];
 
@@ -348,10 +381,18 @@ static int join_closed(struct rp_pool *pool, int64_t deadline)
 	err = wait_unfinished(pool, deadline);
 	if (err < 0)
 		return err;
+	/*
+	 * The workers go first, and the ends of the zygote (an address space
+	 * as big as ours to tear down) and of the loop thread (a wake-up and
+	 * a thread's exit) overlap theirs.  Once stopping is set no respawn
+	 * can start, so nothing uses the zygote any more.  Until the loop
+	 * thread is joined it may reap workers itself, so their pidfds are
+	 * not read before.
+	 */
 	if (!pool->stopping) {
-		pool->stopping = true;
-		stop_respawning(pool);
 		send_exit(pool);
+		rp__zygote_release(pool->zygote);
+		rp__loop_stop(pool);
 	}
 	err = wait_workers_gone(pool, deadline);
 	if (err < 0)

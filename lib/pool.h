@@ -49,7 +49,7 @@
  */
 #define RP_THREAD_LOCAL _Thread_local __attribute__((tls_model("initial-exec")))
 
-/* calloc, aligned to a cache line; freed with rp__free_lines(). */
+/* Zeroed, aligned to a cache line; freed with rp__free_lines(). */
 void *rp__zalloc_lines(size_t n, size_t size);
 void rp__free_lines(void *mem);
 
@@ -294,7 +294,7 @@ struct rp_pool {
 	bool cb_busy;
 	bool cb_stop;
 
-	bool stopping;                    /* join: workers are told to exit */
+	bool stopping;                    /* join: workers told to exit (submit_lock) */
 	bool closed_broken;               /* close() was called on a broken pool */
 	bool joined;
 };

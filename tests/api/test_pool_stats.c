@@ -18,6 +18,8 @@
 #include "ringpool.h"
 
 #define N_ITEMS 1000
+/* A join this long is one that waits on a worker never told to exit. */
+#define JOIN_GUARD_NS ((int64_t)30 * 1000000000)
 
 static int add_one(const void *arg, size_t len, void *res, size_t cap,
 		   rp_task_ctx_t *ctx)
@@ -118,6 +120,32 @@ static void replacement_counted(void **state)
 	rp_pool_destroy(pool);
 }
 
+/*
+ * Join tells the workers to exit while the loop thread, which replaces
+ * workers that end, still runs: none of them may be replaced (join would
+ * then wait forever on a worker never told to exit).  The loop thread sees
+ * an exit only when it gets there before it is stopped, so the check is
+ * repeated.
+ */
+static void join_replaces_nothing(void **state)
+{
+	for (int round = 0; round < 50; round++) {
+		rp_pool_t *pool = pool_new(2);
+		struct rp_pool_stats st;
+		pid_t pid = 0;
+
+		assert_int_equal(rp_apply(pool, my_pid, NULL, 0, &pid,
+					  sizeof(pid), NULL, NULL),
+				 0);
+		assert_int_equal(rp_pool_close(pool), 0);
+		assert_int_equal(rp_pool_join(pool, JOIN_GUARD_NS), 0);
+		assert_int_equal(rp_pool_stats(pool, &st, NULL, 0), 2);
+		assert_int_equal(st.respawns, 0);
+		assert_int_equal(st.chunks_failed, 0);
+		rp_pool_destroy(pool);
+	}
+}
+
 /* Bad input changes nothing; a short array gets the first workers. */
 static void bad_input(void **state)
 {
@@ -140,6 +168,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(counts_add_up, leak_setup,
 						leak_teardown),
 		cmocka_unit_test_setup_teardown(replacement_counted, leak_setup,
+						leak_teardown),
+		cmocka_unit_test_setup_teardown(join_replaces_nothing, leak_setup,
 						leak_teardown),
 		cmocka_unit_test_setup_teardown(bad_input, leak_setup,
 						leak_teardown),
