@@ -12,6 +12,10 @@
  *	apply_roundtrip N [W]       N sequential rp_apply on W workers (2):
  *	                            p50/p99/min in us
  *	imap_unordered N [CS]       rp_imap_unordered, chunksize CS (1000)
+ *	map_skewed N                rp_map of N items at chunksize 1, each
+ *	                            busy for 100 us but item 0 for 100 ms:
+ *	                            the time against the best a perfect
+ *	                            balance of the work could do
  *	pool_start_stop R [METHOD]  R times create(2) + close + join +
  *	                            destroy; METHOD default, fork or
  *	                            forkserver (the first run apart)
@@ -160,6 +164,57 @@ static void bench_map(const char *test, size_t n, size_t chunksize)
 	check_plus_one(out, n);
 	emit_rate(test, n, chunksize ? chunksize : (n + 4 * NPROC - 1) /
 						       (4 * NPROC), t0);
+	rp_pool_destroy(pool);
+	free(in);
+	free(out);
+}
+
+#define SKEW_ITEM_NS 100000
+#define SKEW_FIRST_NS 100000000
+
+/* Busy for as long as the item says: item 0 is the long one. */
+static int skewed_task(const void *arg, size_t len, void *res, size_t cap,
+		       rp_task_ctx_t *ctx)
+{
+	int64_t x;
+	uint64_t until;
+
+	memcpy(&x, arg, sizeof(x));
+	until = now_ns() + (x == 0 ? SKEW_FIRST_NS : SKEW_ITEM_NS);
+	while (now_ns() < until)
+		;
+	x++;
+	memcpy(res, &x, sizeof(x));
+	return 0;
+}
+
+/*
+ * A chunk queued behind a long one waits for it: how close a map with one
+ * long item comes to the work spread perfectly over the workers.
+ */
+static void bench_map_skewed(size_t n)
+{
+	rp_pool_t *pool = pool_start(RP_START_DEFAULT, NPROC);
+	int64_t *in = iota(n);
+	int64_t *out = calloc(n ? n : 1, sizeof(*out));
+	double work = SKEW_FIRST_NS + (double)(n - 1) * SKEW_ITEM_NS;
+	double best = work / NPROC > SKEW_FIRST_NS ? work / NPROC : SKEW_FIRST_NS;
+	uint64_t t0;
+	int err;
+
+	if (!out || n < 1)
+		die("map_skewed", -EINVAL);
+	warm_up(pool);
+	t0 = now_ns();
+	err = rp_map(pool, skewed_task, in, n, sizeof(*in), out, sizeof(*out),
+		     1, NULL);
+	t0 = now_ns() - t0;
+	if (err)
+		die("rp_map", err);
+	check_plus_one(out, n);
+	printf("{\"test\": \"map_skewed\", \"n\": %zu, \"sec\": %.6f, "
+	       "\"best_sec\": %.6f, \"over_best\": %.3f}\n", n, t0 * 1e-9,
+	       best * 1e-9, (double)t0 / best);
 	rp_pool_destroy(pool);
 	free(in);
 	free(out);
@@ -706,6 +761,8 @@ int main(int argc, char **argv)
 		bench_roundtrip(n, (unsigned)arg_size(argc, argv, 3, NPROC));
 	else if (strcmp(test, "imap_unordered") == 0)
 		bench_imap_unordered(n, arg_size(argc, argv, 3, 1000));
+	else if (strcmp(test, "map_skewed") == 0)
+		bench_map_skewed(n);
 	else if (startup)
 		bench_start_stop(n, argc > 3 ? argv[3] : "forkserver");
 	else if (strcmp(test, "idle_cpu") == 0)
@@ -721,6 +778,7 @@ int main(int argc, char **argv)
 	else {
 		fprintf(stderr, "usage: rp-bench-pool map_cs1|map_default|"
 			"apply_async_pipelined|apply_roundtrip|imap_unordered|"
+			"map_skewed|"
 			"pool_start_stop|idle_cpu|wake_after_idle|"
 			"rss_after_map|imap_rss [N] [ARG]\n");
 		return 2;

@@ -122,6 +122,14 @@ static bool can_take(const struct rp__worker *w)
 	       !atomic_load_explicit(&w->corrupt, memory_order_relaxed);
 }
 
+static_assert(RP_MAX_QUEUED == RP_SLOTS, "max_queued's limit is the slots");
+
+/* Whether a worker holding load chunks may take one more (rp_pool_opts). */
+static bool has_room(const struct rp_pool *pool, uint32_t load)
+{
+	return load < pool->max_queued;
+}
+
 static bool on_cpu(const struct rp__worker *w, int cpu)
 {
 	int pinned = atomic_load_explicit(&w->cpu, memory_order_relaxed);
@@ -153,7 +161,7 @@ static unsigned order_workers(struct rp_pool *pool, struct rp__worker **out)
 		uint64_t key;
 		unsigned j;
 
-		if (!can_take(w))
+		if (!can_take(w) || !has_room(pool, rp__worker_load(w)))
 			continue;
 		key = load_key(w, my_cpu);
 		for (j = n; j > 0 && keys[j - 1] > key; j--) {
@@ -361,6 +369,8 @@ static struct rp__worker *least_loaded(struct rp_pool *pool)
 		 * tasks submitted to an idle pool, waiting for each other,
 		 * then land on one worker and never end. */
 		load = rp__worker_load(w);
+		if (!has_room(pool, (uint32_t)load))
+			continue;
 		if (load == best_load) {
 			if (my_cpu == -2)
 				my_cpu = sched_getcpu();

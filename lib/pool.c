@@ -38,7 +38,8 @@ static int check_pool_opts(const struct rp_pool_opts *o)
 	    o->start_method != RP_START_FORK)
 		return -EINVAL;
 	if (o->terminate_grace_ns < 0 || o->failure_window_ns < 0 ||
-	    o->nworkers > 4096 || (unsigned)o->wait_policy > RP_WAIT_SLEEP)
+	    o->nworkers > 4096 || (unsigned)o->wait_policy > RP_WAIT_SLEEP ||
+	    o->max_queued > RP_MAX_QUEUED)
 		return -EINVAL;
 	return 0;
 }
@@ -65,6 +66,7 @@ static int copy_opts(struct rp_pool *pool, const struct rp_pool_opts *o)
 	pool->ring_capacity = o->ring_bytes ? o->ring_bytes : DEFAULT_RING_BYTES;
 	pool->inline_max = rp__proto_inline_max(pool->ring_capacity);
 	pool->max_tasks = o->max_tasks_per_worker;
+	pool->max_queued = o->max_queued ? o->max_queued : RP_MAX_QUEUED;
 	pool->grace_ns = o->terminate_grace_ns ? o->terminate_grace_ns :
 						 DEFAULT_GRACE_NS;
 	pool->method = o->start_method == RP_START_FORK ? RP_START_FORK :

@@ -214,6 +214,7 @@ struct rp_pool {
 	uint64_t ring_capacity;
 	uint64_t inline_max;
 	uint64_t max_tasks;
+	uint32_t max_queued;              /* chunks a worker may hold */
 	int64_t grace_ns;
 	enum rp_start_method method;
 	enum rp_wake_policy wait_policy;  /* resolved from the options */

@@ -40,8 +40,9 @@
 
 #include "ring.h"
 
-/* In-flight task slots per worker: a worker holds at most this many. */
-#define RP_SLOTS 1024u
+/* In-flight task slots per worker: a worker holds at most this many
+ * (rp_pool_opts.max_queued may ask fewer). */
+#define RP_SLOTS 4096u
 
 enum rp_rec_kind {
 	RP_REC_TASK = 1,
@@ -100,7 +101,7 @@ struct rp_worker_ctl {
 };
 
 #define RP_WORKER_CTL_MAGIC 0x4c544352u /* "RCTL" */
-#define RP_WORKER_CTL_BYTES 8192u
+#define RP_WORKER_CTL_BYTES 32768u
 
 static_assert(sizeof(struct rp_worker_ctl) <= RP_WORKER_CTL_BYTES,
 	      "control block fits its space");
