@@ -462,15 +462,28 @@ void rp__drain_help_done(struct rp_pool *pool)
 	rp__loop_poke(pool);
 }
 
-/* With both locks: every chunk w still holds fails with why. */
+/*
+ * With both locks: every chunk w still holds fails with why.  Only the
+ * slots taken are looked at (both bitmaps are still under the locks): a
+ * pass over all of them would fault in every page of a mostly unused
+ * array, on each worker's end.
+ */
 void rp__fail_slots(struct rp_pool *pool, struct rp__worker *w,
 		    const struct rp_error *why)
 {
-	for (uint32_t s = 0; s < RP_SLOTS; s++) {
-		struct rp__slot *sl = &w->slots[s];
+	for (uint32_t k = 0; k < RP_SLOTS / 64; k++) {
+		/* A copy: settling flips bits of slot_given. */
+		uint64_t out = w->slot_taken[k] ^
+			       atomic_load_explicit(&w->slot_given[k],
+						    memory_order_relaxed);
 
-		if (atomic_load_explicit(&sl->busy, memory_order_acquire))
-			settle_slot(pool, w, sl, why);
+		for (; out; out &= out - 1) {
+			struct rp__slot *sl =
+				&w->slots[k * 64 + (uint32_t)__builtin_ctzll(out)];
+
+			if (atomic_load_explicit(&sl->busy, memory_order_acquire))
+				settle_slot(pool, w, sl, why);
+		}
 	}
 	settled_flush(pool);
 }

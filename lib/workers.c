@@ -29,8 +29,13 @@ static size_t region_bytes(const struct rp_pool *pool)
 	return RP_WORKER_CTL_BYTES + 2 * rp__ring_bytes((uint32_t)pool->ring_capacity);
 }
 
-/* Lay out empty rings and a fresh control block, and open our ends. */
-static int region_init(struct rp_pool *pool, struct rp__worker *w)
+/*
+ * Lay out empty rings and a fresh control block, and open our ends.  A new
+ * region is zero already: clearing its control block (the slot states
+ * make 16 KiB) would only fault its pages in; a reused one was written by
+ * the worker before.
+ */
+static int region_init(struct rp_pool *pool, struct rp__worker *w, bool reused)
 {
 	unsigned char *base = w->region.addr;
 	int err;
@@ -40,7 +45,8 @@ static int region_init(struct rp_pool *pool, struct rp__worker *w)
 	w->ctl = (struct rp_worker_ctl *)base;
 	w->task_mem = base + RP_WORKER_CTL_BYTES;
 	w->result_mem = base + RP_WORKER_CTL_BYTES + w->ring_bytes;
-	memset(w->ctl, 0, sizeof(*w->ctl));
+	if (reused)
+		memset(w->ctl, 0, sizeof(*w->ctl));
 	w->ctl->magic = RP_WORKER_CTL_MAGIC;
 	w->ctl->index = w->index;
 	err = rp__ring_init(w->task_mem, w->ring_bytes, (uint32_t)pool->ring_capacity);
@@ -92,7 +98,7 @@ int rp__workers_setup(struct rp_pool *pool)
 			return err;
 		/* The mapping is all we need; children inherit it. */
 		rp__shm_close_fd(&w->region);
-		err = region_init(pool, w);
+		err = region_init(pool, w, false);
 		if (err < 0)
 			return err;
 	}
@@ -387,7 +393,7 @@ static void respawn(struct rp_pool *pool, struct rp__worker *w)
 	atomic_store(&w->corrupt, false);
 	atomic_store(&w->init_seen, false);
 	atomic_store(&w->stopped, false);
-	if (region_init(pool, w) < 0 || rp__worker_spawn(pool, w) < 0) {
+	if (region_init(pool, w, true) < 0 || rp__worker_spawn(pool, w) < 0) {
 		rp__error_set(&pool->broken_error, RP_EBROKEN, -1, 0,
 			      "could not start a replacement worker");
 		mark_broken(pool, &pool->broken_error);
