@@ -560,21 +560,56 @@ void rp__worker_replace(struct rp_pool *pool, struct rp__worker *w)
 	rp__progress_wake(pool);
 }
 
+/*
+ * How long the creating thread reads the workers' start reports itself
+ * before it sleeps until the loop thread has them.  The loop thread's
+ * hand-over costs it a wake-up (an idle vCPU's here).  It yields between
+ * looks, so a worker starting on its CPU runs.  Pool create + destroy, 8
+ * alternating runs: 0.74 -> 0.71 ms median, 8 of 8 faster.
+ */
+#define START_POLL_NS 200000
+
+/* Every worker reported its initializer (0), or one failed (RP_EINIT),
+ * or neither yet (-EAGAIN). */
+static int start_state(struct rp_pool *pool)
+{
+	unsigned ready = 0;
+
+	if (atomic_load(&pool->init_failed))
+		return RP_EINIT;
+	for (unsigned i = 0; i < pool->nworkers; i++)
+		ready += atomic_load(&pool->workers[i].init_seen);
+	return ready == pool->nworkers ? 0 : -EAGAIN;
+}
+
 /* Until every worker reported its initializer, or one failed to start. */
 int rp__workers_wait_started(struct rp_pool *pool)
 {
+	int64_t poll_end = rp__now_ns() + START_POLL_NS;
+	bool polling = true;
+	int state;
+
 	for (;;) {
 		uint32_t seen = atomic_load(&pool->progress);
-		unsigned ready = 0;
+		int64_t now;
 
-		if (atomic_load(&pool->init_failed))
-			return RP_EINIT;
-		for (unsigned i = 0; i < pool->nworkers; i++)
-			ready += atomic_load(&pool->workers[i].init_seen);
-		if (ready == pool->nworkers)
-			return 0;
+		if ((state = start_state(pool)) != -EAGAIN)
+			break;
+		now = rp__now_ns();
+		if (polling && now < poll_end) {
+			rp__drain_help(pool, now);
+			sched_yield();
+			continue;
+		}
+		if (polling) {
+			polling = false;
+			rp__drain_help_done(pool);
+		}
 		rp__progress_wait(pool, seen, -1);
 	}
+	if (polling)
+		rp__drain_help_done(pool);
+	return state;
 }
 
 /* Kill whatever still runs, reap it, and unmap every region. */
