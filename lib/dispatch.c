@@ -331,7 +331,7 @@ static int write_chunk(struct rp_pool *pool, struct rp__worker *w,
 	} else {
 		write_task_head(p, &t, next);
 		if (in_len) /* an apply without argument has items NULL */
-			memcpy((unsigned char *)p + head, items, in_len);
+			rp__copy((unsigned char *)p + head, items, in_len);
 		rp__ring_commit(&w->tasks, (uint32_t)(head + in_len));
 	}
 	if (!next) {

@@ -236,7 +236,7 @@ static void accept_result(struct rp_pool *pool, struct rp__worker *w,
 			  uint64_t len, uint32_t nfail)
 {
 	if (bytes)
-		memcpy(sl->dest, bytes, len);
+		rp__copy(sl->dest, bytes, len);
 	sl->result_len = len;
 	sl->got_result = true;
 	sl->fails_left = nfail;

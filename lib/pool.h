@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "proto.h"
 #include "ringpool.h"
@@ -48,6 +49,19 @@
  * for libraries opened later with dlopen.
  */
 #define RP_THREAD_LOCAL _Thread_local __attribute__((tls_model("initial-exec")))
+
+/*
+ * memcpy, with the 8-byte case inline: a one-item chunk of a map of
+ * 64-bit values copies 8 bytes in and 8 out, where a call to the general
+ * memcpy cost the loop thread ~3% of its time (perf).
+ */
+static inline void rp__copy(void *dst, const void *src, size_t len)
+{
+	if (len == sizeof(uint64_t))
+		memcpy(dst, src, sizeof(uint64_t));
+	else
+		memcpy(dst, src, len);
+}
 
 /* Zeroed, aligned to a cache line; freed with rp__free_lines(). */
 void *rp__zalloc_lines(size_t n, size_t size);
