@@ -124,12 +124,10 @@ static double now_s(void)
  * slot).  Keys stay where they are: number i is digest i of an array
  * (the set of hashes) or line i of a word list (uniqueness while
  * generating).  The table is sized once for the most keys it can get, so
- * it never grows and stays at most half full; it is mapped, not calloc'ed,
- * for the huge-page advice in set_init.
+ * it never grows and stays at most half full.
  */
 struct set {
 	uint64_t *slots;
-	size_t bytes;
 	size_t mask;
 	size_t count;
 	const uint8_t *digests;   /* keys are digests ... */
@@ -142,18 +140,9 @@ static int set_init(struct set *s, size_t max_keys)
 
 	while (cap < 2 * max_keys)
 		cap *= 2;
-	s->bytes = cap * sizeof(*s->slots);
-	s->slots = mmap(NULL, s->bytes, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (s->slots == MAP_FAILED) {
-		s->slots = NULL;
+	s->slots = calloc(cap, sizeof(*s->slots));
+	if (!s->slots)
 		return -ENOMEM;
-	}
-	/* Probed at random, a table of 16 MiB with 4 KiB pages misses the
-	 * TLB on nearly every insert as well as the cache: filling the set
-	 * took 0.045 s, 0.025 s with huge pages (where the kernel has them;
-	 * advice only). */
-	madvise(s->slots, s->bytes, MADV_HUGEPAGE);
 	s->mask = cap - 1;
 	s->count = 0;
 	return 0;
@@ -161,8 +150,7 @@ static int set_init(struct set *s, size_t max_keys)
 
 static void set_free(struct set *s)
 {
-	if (s->slots)
-		munmap(s->slots, s->bytes);
+	free(s->slots);
 	s->slots = NULL;
 }
 
