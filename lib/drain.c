@@ -464,9 +464,9 @@ void rp__drain_help_done(struct rp_pool *pool)
 
 /*
  * With both locks: every chunk w still holds fails with why.  Only the
- * slots taken are looked at (both bitmaps are still under the locks): a
+ * slots taken are looked at (neither bitmap changes under both locks): a
  * pass over all of them would fault in every page of a mostly unused
- * array, on each worker's end.
+ * array, at each worker's end.
  */
 void rp__fail_slots(struct rp_pool *pool, struct rp__worker *w,
 		    const struct rp_error *why)

@@ -98,12 +98,12 @@ static int copy_opts(struct rp_pool *pool, const struct rp_pool_opts *o)
 
 /*
  * Blocks from this size on are mapped straight from the kernel, as fresh
- * zero pages faulted in only where used: a worker's slots make ~145 KiB,
- * of which a pool touches a few lines.  calloc alone does not ensure it:
- * once such a block is freed, glibc raises its mmap threshold above it,
- * and the next pool's calloc comes from the heap and is memset, all of it
- * at once (after a fork, a write fault per page): 100 us of a 2-worker
- * pool's start.
+ * zero pages faulted in only where used: a worker's slots make ~580 KiB,
+ * of which a pool with little work touches a few lines.  calloc alone
+ * does not ensure it: once such a block is freed, glibc raises its mmap
+ * threshold above it, and the next pool's calloc comes from the heap and
+ * is memset, all of it at once (after a fork, a write fault per page):
+ * ~70 us of a 2-worker pool's start, with 1024 slots per worker.
  */
 #define ZALLOC_MAP_MIN ((size_t)64 * 1024)
 
