@@ -340,7 +340,10 @@ static int on_init(struct rp_pool *pool, struct rp__worker *w,
 	memcpy(&f, rec->data, sizeof(f));
 	if (f.msg_len >= RP_ERROR_MESSAGE_MAX || f.msg_len > rec->len - sizeof(f))
 		return corrupt(w);
-	if (f.code != 0 && !atomic_exchange(&pool->init_failed, 1)) {
+	/* drain_lock makes us the only writer: the record is filled, then
+	 * the flag set (seq_cst store, so a release), as rp_pool_create
+	 * reads the record as soon as it sees the flag. */
+	if (f.code != 0 && !atomic_load(&pool->init_failed)) {
 		struct rp_error *e = &pool->init_error;
 
 		rp__error_set(e, RP_EINIT, -1, w->pid, NULL);
@@ -348,6 +351,7 @@ static int on_init(struct rp_pool *pool, struct rp__worker *w,
 		memcpy(e->message, (const unsigned char *)rec->data + sizeof(f),
 		       f.msg_len);
 		e->message[f.msg_len] = '\0';
+		atomic_store(&pool->init_failed, 1);
 	}
 	atomic_store(&w->init_seen, true);
 	rp__progress_wake(pool);

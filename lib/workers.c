@@ -328,10 +328,13 @@ static void note_start_failure(struct rp_pool *pool, struct rp__worker *w,
 			       const struct rp_error *why)
 {
 	if (!pool->starting || atomic_load(&w->init_seen) ||
-	    atomic_exchange(&pool->init_failed, 1))
+	    atomic_load(&pool->init_failed))
 		return;
+	/* Under drain_lock, as in on_init (drain.c): the record first, then
+	 * the flag that lets rp_pool_create read it. */
 	pool->init_error = *why;
 	pool->init_error.code = RP_EINIT;
+	atomic_store(&pool->init_failed, 1);
 	rp__progress_wake(pool);
 }
 
