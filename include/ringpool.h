@@ -410,7 +410,12 @@ struct rp_pool_opts {
  * results out) and, unless no_pinning, worker i is pinned to the i-th CPU
  * this process may use counted from the last (modulo their number), so
  * that with fewer workers than CPUs the first CPU, where a program's main
- * thread usually runs, is left to the caller.  The call returns once every
+ * thread usually runs, is left to the caller.  Should a thread of the
+ * caller's wait 10 us or more for a result on a pinned worker's CPU while
+ * another of those CPUs has no worker, that worker re-pins itself there
+ * once it runs out of work (the caller's own affinity is never changed):
+ * both spinning on one CPU, each hand-over would wait for a time slice.
+ * The call returns once every
  * worker ran its initializer: an initializer that fails makes the call
  * fail with RP_EINIT (details in opts->init_error), never a respawn loop.
  * Returns 0 and *ret_pool, -EINVAL (NULL, ring_bytes not a power of two in
@@ -489,6 +494,8 @@ struct rp_pool_stats {
 	uint64_t loop_wakeups;     /* times the owner's loop thread woke */
 	uint64_t respawns;         /* workers replaced */
 	uint64_t deadline_kills;   /* workers stopped for a task's deadline */
+	uint64_t worker_moves;     /* workers moved off a waiting owner
+				    * thread's CPU (see rp_pool_create) */
 	unsigned nworkers;
 };
 

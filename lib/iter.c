@@ -402,7 +402,7 @@ static int try_next(struct rp_iter *it, struct rp_item *out, bool *got)
 RP_API int rp_iter_next(rp_iter_t *it, int64_t timeout_ns, struct rp_item *ret_item)
 {
 	int64_t start = -1, deadline = -1;
-	bool handed_over = false;
+	bool handed_over = false, placed = false;
 	bool got;
 	int code;
 
@@ -429,6 +429,10 @@ RP_API int rp_iter_next(rp_iter_t *it, int64_t timeout_ns, struct rp_item *ret_i
 		if (deadline >= 0 && now >= deadline)
 			return -ETIMEDOUT;
 		if (now - start < ITER_SPIN_NS) {
+			if (!placed && now - start >= RP_PLACEMENT_WAIT_NS) {
+				placed = true;
+				rp__placement_check(it->pool, now);
+			}
 			rp__drain_help(it->pool, now);
 			__builtin_ia32_pause();
 		} else {

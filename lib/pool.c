@@ -72,6 +72,7 @@ static int copy_opts(struct rp_pool *pool, const struct rp_pool_opts *o)
 	pool->method = o->start_method == RP_START_FORK ? RP_START_FORK :
 							  RP_START_FORKSERVER;
 	pool->pin = !o->no_pinning;
+	rp__placement_init(pool);
 	pool->wait_policy = wake_policy(o->wait_policy, pool->nworkers);
 	pool->init_fn = o->initializer;
 	pool->initarg_len = o->initarg_len;

@@ -22,6 +22,7 @@
 
 #include <liburing.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -233,6 +234,10 @@ struct rp_pool {
 	enum rp_start_method method;
 	enum rp_wake_policy wait_policy;  /* resolved from the options */
 	bool pin;
+	cpu_set_t cpus;                   /* where workers go (placement.c) */
+	unsigned ncpus;                   /* how many CPUs cpus holds */
+	_Atomic int64_t last_move_ns;     /* a worker was last moved then */
+	_Atomic int64_t move_interval_ns; /* until the next move may be */
 	rp_init_fn init_fn;
 	void *initarg;
 	size_t initarg_len;
@@ -284,7 +289,7 @@ struct rp_pool {
 		/* from anywhere, and rare: relaxed atomics */
 		_Atomic uint64_t chunks_failed RP_LINE_ALIGNED;
 		_Atomic uint64_t chunks_requeued, respawns, deadline_kills,
-			loop_wakeups;
+			loop_wakeups, worker_moves;
 	} counters;
 
 	/* The loop thread. */
@@ -341,6 +346,17 @@ static inline uint32_t rp__worker_load(const struct rp__worker *w)
 /* A rare event's counter (struct rp__counters, the atomic ones). */
 #define RP_COUNT(pool, field) \
 	atomic_fetch_add_explicit(&(pool)->counters.field, 1, memory_order_relaxed)
+
+/* placement.c */
+/* A waiter this long on a worker's CPU asks the worker to move. */
+#define RP_PLACEMENT_WAIT_NS 10000
+/* Moves of a pool's workers are this far apart at least, twice as far
+ * after each move that follows the last within the longest. */
+#define RP_PLACEMENT_INTERVAL_NS 1000000
+#define RP_PLACEMENT_INTERVAL_MAX_NS 1000000000
+void rp__placement_init(struct rp_pool *pool);
+int rp__placement_cpu(const struct rp_pool *pool, unsigned index);
+void rp__placement_check(struct rp_pool *pool, int64_t now);
 
 /* dispatch.c */
 uint64_t rp__batch_chunks(const struct rp__batch *b);

@@ -98,6 +98,9 @@ struct rp_worker_ctl {
 		RP_ATOMIC(uint64_t) wakeups;    /* wake syscalls to the owner */
 		RP_ATOMIC(uint64_t) stalls;     /* waits for result ring space */
 	} counters;
+	/* Written by the owner: 1 + the CPU the worker is to pin itself to,
+	 * when it next runs out of work (placement.c); 0: stay. */
+	RP_ATOMIC(uint32_t) cpu_request;
 };
 
 #define RP_WORKER_CTL_MAGIC 0x4c544352u /* "RCTL" */

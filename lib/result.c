@@ -580,7 +580,7 @@ static int wait_done(struct rp_result *r, int64_t timeout_ns)
 	int64_t start, deadline, spin_end, now;
 	struct rp_pool *pool;
 	unsigned int spins = 0;
-	bool handed_over;
+	bool handed_over, placed = false;
 
 	if (is_done(r))
 		return 0;
@@ -599,6 +599,10 @@ static int wait_done(struct rp_result *r, int64_t timeout_ns)
 		if (deadline >= 0 && now >= deadline)
 			return -ETIMEDOUT;
 		if (now < spin_end) {
+			if (!placed && now - start >= RP_PLACEMENT_WAIT_NS) {
+				placed = true;
+				rp__placement_check(pool, now);
+			}
 			rp__drain_help(pool, now);
 			__builtin_ia32_pause();
 			/* The policy (ringpool.h): let a worker on our core run. */

@@ -94,6 +94,7 @@ RP_API int rp_pool_stats(rp_pool_t *pool, struct rp_pool_stats *ret,
 	s.chunks_requeued = LOAD(pool->counters.chunks_requeued);
 	s.respawns = LOAD(pool->counters.respawns);
 	s.deadline_kills = LOAD(pool->counters.deadline_kills);
+	s.worker_moves = LOAD(pool->counters.worker_moves);
 	s.loop_wakeups = LOAD(pool->counters.loop_wakeups);
 	s.nworkers = pool->nworkers;
 	if (ret)

@@ -69,6 +69,7 @@ struct worker {
 	struct rp_task_rec last;  /* the last TASK record: TASK_NEXT repeats it */
 	bool have_last;
 	uint32_t last_slot;       /* of the chunk run last, < RP_SLOTS */
+	uint32_t cpu_applied;     /* the last ctl->cpu_request acted on */
 };
 
 /* ---- the API a task calls ---------------------------------------------- */
@@ -221,6 +222,27 @@ static void stage_fail(struct worker *w, uint32_t item, const rp_task_ctx_t *ctx
 
 /* ---- taking tasks ---------------------------------------------------------- */
 
+/*
+ * The owner asked us to run on another CPU (placement.c): pin ourselves
+ * there, between two tasks.  A CPU we may not use leaves us where we are.
+ */
+static void follow_cpu_request(struct worker *w)
+{
+	/* relaxed: a request, with no other data to go with it. */
+	uint32_t req = atomic_load_explicit(&w->ctl->cpu_request,
+					    memory_order_relaxed);
+	cpu_set_t set;
+
+	if (req == w->cpu_applied)
+		return;
+	w->cpu_applied = req;
+	if (req == 0 || req > CPU_SETSIZE)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(req - 1, &set);
+	(void)sched_setaffinity(0, sizeof(set), &set);
+}
+
 /* The next task-ring record, waiting for one if needed. */
 static void next_record(struct worker *w, struct rp_ring_rec *rec)
 {
@@ -228,6 +250,7 @@ static void next_record(struct worker *w, struct rp_ring_rec *rec)
 
 	while ((err = rp__ring_peek(&w->tasks, rec)) == -EAGAIN) {
 		rp__ring_release_publish(&w->tasks, &w->results);
+		follow_cpu_request(w);
 		note_idle(w);
 		rp__ring_wait_readable(&w->tasks, -1);
 		/* The lines this chunk will write, fetched while its record

@@ -114,34 +114,6 @@ void rp__workers_fork_advice(struct rp_pool *pool, int advice)
 				pool->workers[i].region.size, advice);
 }
 
-/*
- * The i-th CPU this process may use counting from the last, modulo their
- * number: with fewer workers than CPUs the first CPU, where a program's
- * main thread usually starts and stays, is the one left free for the
- * owner, rather than a worker's that it would then share.
- */
-static bool nth_cpu(unsigned i, cpu_set_t *ret)
-{
-	cpu_set_t allowed;
-	int count, seen = 0;
-
-	if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
-		return false;
-	count = CPU_COUNT(&allowed);
-	if (count <= 0)
-		return false;
-	i = (unsigned)count - 1 - i % (unsigned)count;
-	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-		if (!CPU_ISSET(cpu, &allowed))
-			continue;
-		if ((unsigned)seen++ == i) {
-			CPU_ZERO(ret);
-			CPU_SET(cpu, ret);
-			return true;
-		}
-	}
-	return false;
-}
 
 static void *worker_payload(const struct rp_pool *pool, unsigned index,
 			    size_t *ret_len)
@@ -190,10 +162,12 @@ static int worker_spec(struct rp_pool *pool, struct rp__worker *w,
 	spec->parent = pool->owner;
 	snprintf(spec->name, sizeof(spec->name), "PoolWorker-%u", w->index + 1);
 	snprintf(spec->comm, sizeof(spec->comm), "rp-w%u", w->index);
-	spec->pin = pool->pin && nth_cpu(w->index, &spec->cpus);
-	for (int c = 0; c < CPU_SETSIZE; c++)
-		if (spec->pin && CPU_ISSET(c, &spec->cpus))
-			cpu = c;
+	if (pool->pin)
+		cpu = rp__placement_cpu(pool, w->index);
+	spec->pin = cpu >= 0;
+	CPU_ZERO(&spec->cpus);
+	if (spec->pin)
+		CPU_SET(cpu, &spec->cpus);
 	/* relaxed: a hint for placement (dispatch.c, result.c). */
 	atomic_store_explicit(&w->cpu, cpu, memory_order_relaxed);
 	return 0;

@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Worker placement: a pinned worker moves off the CPU of an owner thread
+ * that waits there, when the pool has a CPU without a worker, and only
+ * then.  The test thread pins itself to a worker's CPU; the task sleeps,
+ * so every wait outlasts the library's threshold by construction, and
+ * reports the CPU it ran on.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "leak.h"
+#include "ringpool.h"
+
+/* Far beyond the waiter's 10 us threshold (lib/placement.c). */
+#define TASK_SLEEP_NS 200000
+/* Round trips after the move request until the worker has followed it:
+ * it moves the first time it runs out of work, so 2 would do. */
+#define FOLLOW_ROUNDS 8
+#define MAX_FULL_POOL 16
+
+/* Sleeps, then returns the CPU it runs on. */
+static int where_after_sleep(const void *arg, size_t len, void *res,
+			     size_t cap, rp_task_ctx_t *ctx)
+{
+	struct timespec ts = { 0, TASK_SLEEP_NS };
+	int32_t cpu;
+
+	(void)arg, (void)len, (void)ctx;
+	if (cap < sizeof(cpu))
+		return EINVAL;
+	nanosleep(&ts, NULL);
+	cpu = sched_getcpu();
+	memcpy(res, &cpu, sizeof(cpu));
+	return 0;
+}
+
+static int32_t task_cpu(rp_pool_t *pool)
+{
+	int32_t cpu = -1;
+
+	assert_int_equal(rp_apply(pool, where_after_sleep, NULL, 0, &cpu,
+				  sizeof(cpu), NULL, NULL), 0);
+	return cpu;
+}
+
+static void pin_self(int cpu, cpu_set_t *ret_old)
+{
+	cpu_set_t one;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(*ret_old), ret_old), 0);
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+}
+
+static void unpin_self(const cpu_set_t *old)
+{
+	assert_int_equal(sched_setaffinity(0, sizeof(*old), old), 0);
+}
+
+static int worker_cpu(rp_pool_t *pool, unsigned i, uint64_t *ret_moves)
+{
+	struct rp_worker_stats ws[MAX_FULL_POOL];
+	struct rp_pool_stats s;
+
+	assert_true(i < MAX_FULL_POOL);
+	assert_true(rp_pool_stats(pool, &s, ws, MAX_FULL_POOL) > (int)i);
+	if (ret_moves)
+		*ret_moves = s.worker_moves;
+	return ws[i].cpu;
+}
+
+/* Runs after the move: the worker's own affinity is the one new CPU. */
+static void assert_pinned(rp_pool_t *pool, int cpu)
+{
+	struct rp_worker_stats ws[1];
+	cpu_set_t set;
+
+	assert_int_equal(rp_pool_stats(pool, NULL, ws, 1), 1);
+	assert_int_equal(sched_getaffinity(ws[0].pid, sizeof(set), &set), 0);
+	assert_int_equal(CPU_COUNT(&set), 1);
+	assert_true(CPU_ISSET(cpu, &set));
+}
+
+/* An allowed CPU other than cpu, or -1. */
+static int other_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(set), &set), 0);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (c != cpu && CPU_ISSET(c, &set))
+			return c;
+	return -1;
+}
+
+static void worker_leaves_a_waiting_thread(void **state)
+{
+	struct rp_pool_opts o = { .nworkers = 1 };
+	rp_pool_t *pool = NULL;
+	cpu_set_t old;
+	uint64_t moves;
+	int from, to;
+
+	(void)state;
+	if (rp_cpu_count() < 2)
+		skip(); /* one CPU: nowhere to move to */
+	assert_int_equal(rp_pool_create(&o, &pool), 0);
+	from = worker_cpu(pool, 0, &moves);
+	assert_true(from >= 0);
+
+	/* Waiting on another CPU moves nothing. */
+	pin_self(other_cpu(from), &old);
+	assert_int_equal(task_cpu(pool), from);
+	assert_int_equal(worker_cpu(pool, 0, &moves), from);
+	assert_int_equal(moves, 0);
+	unpin_self(&old);
+
+	/* This wait, on the worker's CPU, asks it to move. */
+	pin_self(from, &old);
+	(void)task_cpu(pool);
+	to = worker_cpu(pool, 0, &moves);
+	assert_int_equal(moves, 1);
+	assert_true(to >= 0);
+	assert_int_not_equal(to, from);
+	for (int i = 0; i < FOLLOW_ROUNDS; i++)
+		(void)task_cpu(pool);
+	assert_int_equal(task_cpu(pool), to);
+	assert_pinned(pool, to);
+
+	/* Apart now: more waits here move nothing. */
+	for (int i = 0; i < FOLLOW_ROUNDS; i++)
+		(void)task_cpu(pool);
+	assert_int_equal(worker_cpu(pool, 0, &moves), to);
+	assert_int_equal(moves, 1);
+	unpin_self(&old);
+	rp_pool_destroy(pool);
+}
+
+/* As many workers as CPUs: no CPU is free, so no worker moves. */
+static void full_pool_stays(void **state)
+{
+	struct rp_pool_opts o = { .nworkers = (unsigned)rp_cpu_count() };
+	rp_pool_t *pool = NULL;
+	cpu_set_t old;
+	uint64_t moves;
+	int cpu;
+
+	(void)state;
+	if (o.nworkers > MAX_FULL_POOL)
+		skip(); /* a worker per CPU would be too many for a test */
+	assert_int_equal(rp_pool_create(&o, &pool), 0);
+	cpu = worker_cpu(pool, 0, NULL);
+	assert_true(cpu >= 0);
+	pin_self(cpu, &old);
+	for (int i = 0; i < FOLLOW_ROUNDS; i++)
+		(void)task_cpu(pool);
+	unpin_self(&old);
+	assert_int_equal(worker_cpu(pool, 0, &moves), cpu);
+	assert_int_equal(moves, 0);
+	rp_pool_destroy(pool);
+}
+
+/* no_pinning: workers run anywhere, and placement leaves them alone. */
+static void unpinned_pool_stays(void **state)
+{
+	struct rp_pool_opts o = { .nworkers = 1, .no_pinning = true };
+	rp_pool_t *pool = NULL;
+	uint64_t moves;
+
+	(void)state;
+	assert_int_equal(rp_pool_create(&o, &pool), 0);
+	for (int i = 0; i < FOLLOW_ROUNDS; i++)
+		(void)task_cpu(pool);
+	assert_int_equal(worker_cpu(pool, 0, &moves), -1);
+	assert_int_equal(moves, 0);
+	rp_pool_destroy(pool);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(worker_leaves_a_waiting_thread,
+						leak_setup, leak_teardown),
+		cmocka_unit_test_setup_teardown(full_pool_stays, leak_setup,
+						leak_teardown),
+		cmocka_unit_test_setup_teardown(unpinned_pool_stays,
+						leak_setup, leak_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
