@@ -426,13 +426,12 @@ RP_API int rp_iter_next(rp_iter_t *it, int64_t timeout_ns, struct rp_item *ret_i
 			start = now;
 			deadline = timeout_ns < 0 ? -1 : now + timeout_ns;
 		}
+		/* Before the deadline test, as in result.c's wait_done. */
+		if (!placed && now - start >= RP_PLACEMENT_WAIT_NS)
+			placed = rp__placement_check(it->pool, now);
 		if (deadline >= 0 && now >= deadline)
 			return -ETIMEDOUT;
 		if (now - start < ITER_SPIN_NS) {
-			if (!placed && now - start >= RP_PLACEMENT_WAIT_NS) {
-				placed = true;
-				rp__placement_check(it->pool, now);
-			}
 			rp__drain_help(it->pool, now);
 			__builtin_ia32_pause();
 		} else {

@@ -14,8 +14,8 @@
  * of its caller's threads.  It moves its own worker instead: a waiter that
  * has waited RP_PLACEMENT_WAIT_NS on a worker's CPU, when some CPU of the
  * pool has no worker, asks that worker to pin itself there.  The worker
- * does so the next time it runs out of work (worker.c), so a move never
- * interrupts a task.  Moves are spaced out (note_move), so that two owner
+ * does so before its next record (worker.c), so a move never interrupts a
+ * task.  Moves are spaced out (note_move), so that two owner
  * threads on two CPUs cannot make a worker hop back and forth at a cost
  * worth measuring.
  */
@@ -133,19 +133,26 @@ static bool may_move(struct rp_pool *pool, int64_t now)
 					    memory_order_relaxed);
 }
 
-void rp__placement_check(struct rp_pool *pool, int64_t now)
+/*
+ * Returns false only if submit_lock was busy, so that the waiter asks
+ * again later in the same wait rather than not at all.
+ */
+bool rp__placement_check(struct rp_pool *pool, int64_t now)
 {
 	struct rp__worker *w;
 	int here;
 
 	if (!may_move(pool, now))
-		return;
+		return true;
 	here = sched_getcpu();
 	w = here < 0 ? NULL : worker_on(pool, here);
+	if (!w)
+		return true;
 	/* trylock: a waiter never queues behind a submitter for this. */
-	if (!w || pthread_mutex_trylock(&pool->submit_lock) != 0)
-		return;
+	if (pthread_mutex_trylock(&pool->submit_lock) != 0)
+		return false;
 	if (may_move(pool, now))
 		move_worker(pool, w, here, now);
 	rp__submit_unlock(pool);
+	return true;
 }

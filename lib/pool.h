@@ -356,7 +356,7 @@ static inline uint32_t rp__worker_load(const struct rp__worker *w)
 #define RP_PLACEMENT_INTERVAL_MAX_NS 1000000000
 void rp__placement_init(struct rp_pool *pool);
 int rp__placement_cpu(const struct rp_pool *pool, unsigned index);
-void rp__placement_check(struct rp_pool *pool, int64_t now);
+bool rp__placement_check(struct rp_pool *pool, int64_t now);
 
 /* dispatch.c */
 uint64_t rp__batch_chunks(const struct rp__batch *b);

@@ -98,8 +98,10 @@ struct rp_worker_ctl {
 		RP_ATOMIC(uint64_t) wakeups;    /* wake syscalls to the owner */
 		RP_ATOMIC(uint64_t) stalls;     /* waits for result ring space */
 	} counters;
-	/* Written by the owner: 1 + the CPU the worker is to pin itself to,
-	 * when it next runs out of work (placement.c); 0: stay. */
+	/* Written by the owner: 1 + the CPU the worker is to pin itself to
+	 * before its next record (placement.c); 0: stay.  Read before every
+	 * record, so it stays beside the worker's own counters, on a line
+	 * only the worker writes otherwise. */
 	RP_ATOMIC(uint32_t) cpu_request;
 };
 

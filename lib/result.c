@@ -580,7 +580,7 @@ static int wait_done(struct rp_result *r, int64_t timeout_ns)
 	int64_t start, deadline, spin_end, now;
 	struct rp_pool *pool;
 	unsigned int spins = 0;
-	bool handed_over, placed = false;
+	bool handed_over, placed;
 
 	if (is_done(r))
 		return 0;
@@ -590,19 +590,21 @@ static int wait_done(struct rp_result *r, int64_t timeout_ns)
 	spin_end = pool->wait_policy == RP_WAKE_SLEEP ? start :
 		   start + RESULT_SPIN_NS;
 	handed_over = spin_end == start; /* no spin: nothing to hand over */
+	/* A waiter that never spins competes with no worker for its CPU. */
+	placed = handed_over;
 	now = start;
 	while (!is_done(r)) {
 		/* The clock costs as much as a poll: read it every few polls,
 		 * so a result that arrives is seen sooner. */
 		if (spins++ % WAIT_CLOCK_EVERY == 0)
 			now = rp__now_ns();
+		/* Before the deadline test: a wait preempted past its spin or
+		 * its deadline has still waited here, and still asks. */
+		if (!placed && now - start >= RP_PLACEMENT_WAIT_NS)
+			placed = rp__placement_check(pool, now);
 		if (deadline >= 0 && now >= deadline)
 			return -ETIMEDOUT;
 		if (now < spin_end) {
-			if (!placed && now - start >= RP_PLACEMENT_WAIT_NS) {
-				placed = true;
-				rp__placement_check(pool, now);
-			}
 			rp__drain_help(pool, now);
 			__builtin_ia32_pause();
 			/* The policy (ringpool.h): let a worker on our core run. */

@@ -224,7 +224,7 @@ static void stage_fail(struct worker *w, uint32_t item, const rp_task_ctx_t *ctx
 
 /*
  * The owner asked us to run on another CPU (placement.c): pin ourselves
- * there, between two tasks.  A CPU we may not use leaves us where we are.
+ * there, between two records.  A CPU we may not use leaves us where we are.
  */
 static void follow_cpu_request(struct worker *w)
 {
@@ -250,7 +250,6 @@ static void next_record(struct worker *w, struct rp_ring_rec *rec)
 
 	while ((err = rp__ring_peek(&w->tasks, rec)) == -EAGAIN) {
 		rp__ring_release_publish(&w->tasks, &w->results);
-		follow_cpu_request(w);
 		note_idle(w);
 		rp__ring_wait_readable(&w->tasks, -1);
 		/* The lines this chunk will write, fetched while its record
@@ -264,6 +263,11 @@ static void next_record(struct worker *w, struct rp_ring_rec *rec)
 	}
 	if (err < 0)
 		_exit(RP_WORKER_EXIT_PROTOCOL);
+	/* Before each record, not only when idle: a worker kept busy by a
+	 * waiter on its CPU would otherwise not move until the work ran out.
+	 * The request shares a line with our own counters, so this load
+	 * mostly hits our cache. */
+	follow_cpu_request(w);
 }
 
 /* Collect a big payload from the FRAG records that follow its task. */

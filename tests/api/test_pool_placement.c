@@ -2,17 +2,21 @@
 /*
  * Worker placement: a pinned worker moves off the CPU of an owner thread
  * that waits there, when the pool has a CPU without a worker, and only
- * then.  The test thread pins itself to a worker's CPU; the task sleeps,
- * so every wait outlasts the library's threshold by construction, and
- * reports the CPU it ran on.
+ * then.  The test thread pins itself to a worker's CPU and waits on a task
+ * held back by a gate in shared memory, for a timeout far beyond the
+ * library's 10 us threshold: every such wait outlasts the threshold by
+ * construction, however the scheduler treats the test.
  */
 #include <errno.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -20,35 +24,57 @@
 #include "leak.h"
 #include "ringpool.h"
 
-/* Far beyond the waiter's 10 us threshold (lib/placement.c). */
-#define TASK_SLEEP_NS 200000
-/* Round trips after the move request until the worker has followed it:
- * it moves the first time it runs out of work, so 2 would do. */
-#define FOLLOW_ROUNDS 8
+/* The gated wait's timeout: far beyond the waiter's 10 us threshold
+ * (lib/placement.c); the task cannot finish before it. */
+#define GATE_WAIT_NS 1000000
+/* How often a gated task looks at the gate. */
+#define GATE_POLL_NS 20000
+/* Round trips that must not move a worker once it has moved. */
+#define QUIET_ROUNDS 8
 #define MAX_FULL_POOL 16
 
-/* Sleeps, then returns the CPU it runs on. */
-static int where_after_sleep(const void *arg, size_t len, void *res,
-			     size_t cap, rp_task_ctx_t *ctx)
+/* Shared with the workers: mapped before the first pool, so the zygote
+ * and every worker inherit it.  0: tasks wait; 1: they go. */
+static _Atomic uint32_t *gate;
+
+/* Waits for the gate, then returns the CPU it runs on. */
+static int where_after_gate(const void *arg, size_t len, void *res,
+			    size_t cap, rp_task_ctx_t *ctx)
 {
-	struct timespec ts = { 0, TASK_SLEEP_NS };
+	struct timespec ts = { 0, GATE_POLL_NS };
 	int32_t cpu;
 
 	(void)arg, (void)len, (void)ctx;
 	if (cap < sizeof(cpu))
 		return EINVAL;
-	nanosleep(&ts, NULL);
+	while (!atomic_load(gate))
+		nanosleep(&ts, NULL);
 	cpu = sched_getcpu();
 	memcpy(res, &cpu, sizeof(cpu));
 	return 0;
 }
 
+/*
+ * One task, waited for with the gate closed until the wait times out,
+ * then with it open.  Returns the CPU the task ran on.
+ */
 static int32_t task_cpu(rp_pool_t *pool)
 {
-	int32_t cpu = -1;
+	rp_result_t *r = NULL;
+	const void *data = NULL;
+	size_t len = 0;
+	int32_t cpu;
 
-	assert_int_equal(rp_apply(pool, where_after_sleep, NULL, 0, &cpu,
-				  sizeof(cpu), NULL, NULL), 0);
+	atomic_store(gate, 0);
+	assert_int_equal(rp_apply_async(pool, where_after_gate, NULL, 0,
+					sizeof(cpu), NULL, &r),
+			 0);
+	assert_int_equal(rp_result_wait(r, GATE_WAIT_NS), -ETIMEDOUT);
+	atomic_store(gate, 1);
+	assert_int_equal(rp_result_get(r, RP_FOREVER, &data, &len), 0);
+	assert_int_equal(len, sizeof(cpu));
+	memcpy(&cpu, data, sizeof(cpu));
+	rp_result_free(r);
 	return cpu;
 }
 
@@ -132,14 +158,14 @@ static void worker_leaves_a_waiting_thread(void **state)
 	assert_int_equal(moves, 1);
 	assert_true(to >= 0);
 	assert_int_not_equal(to, from);
-	for (int i = 0; i < FOLLOW_ROUNDS; i++)
-		(void)task_cpu(pool);
+	/* The worker follows as it publishes that task's result, before
+	 * it can see the next task: the next one runs there. */
 	assert_int_equal(task_cpu(pool), to);
 	assert_pinned(pool, to);
 
 	/* Apart now: more waits here move nothing. */
-	for (int i = 0; i < FOLLOW_ROUNDS; i++)
-		(void)task_cpu(pool);
+	for (int i = 0; i < QUIET_ROUNDS; i++)
+		assert_int_equal(task_cpu(pool), to);
 	assert_int_equal(worker_cpu(pool, 0, &moves), to);
 	assert_int_equal(moves, 1);
 	unpin_self(&old);
@@ -162,7 +188,7 @@ static void full_pool_stays(void **state)
 	cpu = worker_cpu(pool, 0, NULL);
 	assert_true(cpu >= 0);
 	pin_self(cpu, &old);
-	for (int i = 0; i < FOLLOW_ROUNDS; i++)
+	for (int i = 0; i < QUIET_ROUNDS; i++)
 		(void)task_cpu(pool);
 	unpin_self(&old);
 	assert_int_equal(worker_cpu(pool, 0, &moves), cpu);
@@ -179,7 +205,7 @@ static void unpinned_pool_stays(void **state)
 
 	(void)state;
 	assert_int_equal(rp_pool_create(&o, &pool), 0);
-	for (int i = 0; i < FOLLOW_ROUNDS; i++)
+	for (int i = 0; i < QUIET_ROUNDS; i++)
 		(void)task_cpu(pool);
 	assert_int_equal(worker_cpu(pool, 0, &moves), -1);
 	assert_int_equal(moves, 0);
@@ -196,6 +222,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(unpinned_pool_stays,
 						leak_setup, leak_teardown),
 	};
+	void *page = mmap(NULL, sizeof(*gate), PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
+	if (page == MAP_FAILED) {
+		perror("mmap");
+		return 1;
+	}
+	gate = page;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
