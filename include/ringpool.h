@@ -413,7 +413,8 @@ struct rp_pool_opts {
  * thread usually runs, is left to the caller.  Should a thread of the
  * caller's wait 10 us or more for a result on a pinned worker's CPU while
  * another of those CPUs has no worker, that worker re-pins itself there
- * before its next task (the caller's own affinity is never changed):
+ * before its next task, and its replacements start there (the caller's
+ * own affinity is never changed):
  * both spinning on one CPU, each hand-over would wait for a time slice.
  * The call returns once every
  * worker ran its initializer: an initializer that fails makes the call

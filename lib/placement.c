@@ -52,6 +52,23 @@ int rp__placement_cpu(const struct rp_pool *pool, unsigned index)
 	return -1;
 }
 
+/*
+ * Where w's process is to be pinned when it (re)starts: where its last
+ * process was, so that a replacement keeps a move (placement sets w->cpu
+ * under submit_lock, which replacing holds too), else the plan above.
+ */
+int rp__placement_worker_cpu(const struct rp_pool *pool,
+			     const struct rp__worker *w)
+{
+	/* relaxed: written under submit_lock, which the caller holds or
+	 * needs not (the first start, before anyone else sees w). */
+	int cpu = atomic_load_explicit(&w->cpu, memory_order_relaxed);
+
+	if (cpu >= 0 && cpu < CPU_SETSIZE && CPU_ISSET(cpu, &pool->cpus))
+		return cpu;
+	return rp__placement_cpu(pool, w->index);
+}
+
 /* The worker pinned to cpu, or NULL. */
 static struct rp__worker *worker_on(struct rp_pool *pool, int cpu)
 {

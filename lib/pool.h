@@ -356,6 +356,8 @@ static inline uint32_t rp__worker_load(const struct rp__worker *w)
 #define RP_PLACEMENT_INTERVAL_MAX_NS 1000000000
 void rp__placement_init(struct rp_pool *pool);
 int rp__placement_cpu(const struct rp_pool *pool, unsigned index);
+int rp__placement_worker_cpu(const struct rp_pool *pool,
+			     const struct rp__worker *w);
 bool rp__placement_check(struct rp_pool *pool, int64_t now);
 
 /* dispatch.c */

@@ -91,6 +91,7 @@ int rp__workers_setup(struct rp_pool *pool)
 
 		w->index = i;
 		w->pidfd = -1;
+		atomic_init(&w->cpu, -1); /* placed at its first start */
 		w->region.fd = -1;
 		err = rp__shm_create("rp-worker", region_bytes(pool), RP_SHM_SEAL,
 				     &w->region);
@@ -163,7 +164,7 @@ static int worker_spec(struct rp_pool *pool, struct rp__worker *w,
 	snprintf(spec->name, sizeof(spec->name), "PoolWorker-%u", w->index + 1);
 	snprintf(spec->comm, sizeof(spec->comm), "rp-w%u", w->index);
 	if (pool->pin)
-		cpu = rp__placement_cpu(pool, w->index);
+		cpu = rp__placement_worker_cpu(pool, w);
 	spec->pin = cpu >= 0;
 	CPU_ZERO(&spec->cpus);
 	if (spec->pin)

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -51,6 +52,15 @@ static int where_after_gate(const void *arg, size_t len, void *res,
 		nanosleep(&ts, NULL);
 	cpu = sched_getcpu();
 	memcpy(res, &cpu, sizeof(cpu));
+	return 0;
+}
+
+/* Kills its worker. */
+static int die(const void *arg, size_t len, void *res, size_t cap,
+	       rp_task_ctx_t *ctx)
+{
+	(void)arg, (void)len, (void)res, (void)cap, (void)ctx;
+	raise(SIGKILL);
 	return 0;
 }
 
@@ -172,6 +182,43 @@ static void worker_leaves_a_waiting_thread(void **state)
 	rp_pool_destroy(pool);
 }
 
+/* A worker that died after a move is replaced where it had moved to. */
+static void replacement_keeps_the_move(void **state)
+{
+	struct rp_pool_opts o = { .nworkers = 1 };
+	struct rp_worker_stats ws[1];
+	rp_pool_t *pool = NULL;
+	cpu_set_t old;
+	uint64_t moves;
+	pid_t first;
+	int from, to;
+
+	(void)state;
+	if (rp_cpu_count() < 2)
+		skip(); /* one CPU: nowhere to move to */
+	assert_int_equal(rp_pool_create(&o, &pool), 0);
+	from = worker_cpu(pool, 0, NULL);
+	pin_self(from, &old);
+	(void)task_cpu(pool);
+	to = worker_cpu(pool, 0, &moves);
+	assert_int_equal(moves, 1);
+	assert_int_equal(rp_pool_stats(pool, NULL, ws, 1), 1);
+	first = ws[0].pid;
+
+	assert_int_equal(rp_apply(pool, die, NULL, 0, NULL, 0, NULL, NULL),
+			 RP_EWORKER_DIED);
+	/* The next task runs on the replacement, pinned where the first
+	 * had moved; this wait, still on `from`, moves nothing. */
+	assert_int_equal(task_cpu(pool), to);
+	assert_int_equal(rp_pool_stats(pool, NULL, ws, 1), 1);
+	assert_int_not_equal(ws[0].pid, first);
+	assert_pinned(pool, to);
+	assert_int_equal(worker_cpu(pool, 0, &moves), to);
+	assert_int_equal(moves, 1);
+	unpin_self(&old);
+	rp_pool_destroy(pool);
+}
+
 /* As many workers as CPUs: no CPU is free, so no worker moves. */
 static void full_pool_stays(void **state)
 {
@@ -216,6 +263,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(worker_leaves_a_waiting_thread,
+						leak_setup, leak_teardown),
+		cmocka_unit_test_setup_teardown(replacement_keeps_the_move,
 						leak_setup, leak_teardown),
 		cmocka_unit_test_setup_teardown(full_pool_stays, leak_setup,
 						leak_teardown),
