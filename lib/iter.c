@@ -401,8 +401,8 @@ static int try_next(struct rp_iter *it, struct rp_item *out, bool *got)
 
 RP_API int rp_iter_next(rp_iter_t *it, int64_t timeout_ns, struct rp_item *ret_item)
 {
-	int64_t start = -1, deadline = -1;
-	bool handed_over = false, placed = false;
+	int64_t start = -1, deadline = -1, place_at = INT64_MAX;
+	bool handed_over = false;
 	bool got;
 	int code;
 
@@ -425,10 +425,11 @@ RP_API int rp_iter_next(rp_iter_t *it, int64_t timeout_ns, struct rp_item *ret_i
 		if (start < 0) {
 			start = now;
 			deadline = timeout_ns < 0 ? -1 : now + timeout_ns;
+			place_at = now + RP_PLACEMENT_WAIT_NS;
 		}
 		/* Before the deadline test, as in result.c's wait_done. */
-		if (!placed && now - start >= RP_PLACEMENT_WAIT_NS)
-			placed = rp__placement_check(it->pool, now);
+		if (now >= place_at)
+			place_at = rp__placement_check(it->pool, now);
 		if (deadline >= 0 && now >= deadline)
 			return -ETIMEDOUT;
 		if (now - start < ITER_SPIN_NS) {

@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <sched.h>
+#include <stdint.h>
 
 #include "pool.h"
 
@@ -151,25 +152,27 @@ static bool may_move(struct rp_pool *pool, int64_t now)
 }
 
 /*
- * Returns false only if submit_lock was busy, so that the waiter asks
- * again later in the same wait rather than not at all.
+ * Returns when the waiter is to ask again: never (INT64_MAX) once the
+ * question was settled, RP_PLACEMENT_RETRY_NS on if submit_lock was busy,
+ * so that a waiter neither gives up on a busy lock nor takes its line at
+ * every poll while another thread holds it.
  */
-bool rp__placement_check(struct rp_pool *pool, int64_t now)
+int64_t rp__placement_check(struct rp_pool *pool, int64_t now)
 {
 	struct rp__worker *w;
 	int here;
 
 	if (!may_move(pool, now))
-		return true;
+		return INT64_MAX;
 	here = sched_getcpu();
 	w = here < 0 ? NULL : worker_on(pool, here);
 	if (!w)
-		return true;
+		return INT64_MAX;
 	/* trylock: a waiter never queues behind a submitter for this. */
 	if (pthread_mutex_trylock(&pool->submit_lock) != 0)
-		return false;
+		return now + RP_PLACEMENT_RETRY_NS;
 	if (may_move(pool, now))
 		move_worker(pool, w, here, now);
 	rp__submit_unlock(pool);
-	return true;
+	return INT64_MAX;
 }

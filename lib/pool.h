@@ -350,6 +350,8 @@ static inline uint32_t rp__worker_load(const struct rp__worker *w)
 /* placement.c */
 /* A waiter this long on a worker's CPU asks the worker to move. */
 #define RP_PLACEMENT_WAIT_NS 10000
+/* ... and asks again this much later if the pool's lock was busy. */
+#define RP_PLACEMENT_RETRY_NS 2000
 /* Moves of a pool's workers are this far apart at least, twice as far
  * after each move that follows the last within the longest. */
 #define RP_PLACEMENT_INTERVAL_NS 1000000
@@ -358,7 +360,7 @@ void rp__placement_init(struct rp_pool *pool);
 int rp__placement_cpu(const struct rp_pool *pool, unsigned index);
 int rp__placement_worker_cpu(const struct rp_pool *pool,
 			     const struct rp__worker *w);
-bool rp__placement_check(struct rp_pool *pool, int64_t now);
+int64_t rp__placement_check(struct rp_pool *pool, int64_t now);
 
 /* dispatch.c */
 uint64_t rp__batch_chunks(const struct rp__batch *b);

@@ -577,10 +577,10 @@ static RP_THREAD_LOCAL struct rp_yield waiter_yield;
  */
 static int wait_done(struct rp_result *r, int64_t timeout_ns)
 {
-	int64_t start, deadline, spin_end, now;
+	int64_t start, deadline, spin_end, now, place_at;
 	struct rp_pool *pool;
 	unsigned int spins = 0;
-	bool handed_over, placed;
+	bool handed_over;
 
 	if (is_done(r))
 		return 0;
@@ -591,7 +591,7 @@ static int wait_done(struct rp_result *r, int64_t timeout_ns)
 		   start + RESULT_SPIN_NS;
 	handed_over = spin_end == start; /* no spin: nothing to hand over */
 	/* A waiter that never spins competes with no worker for its CPU. */
-	placed = handed_over;
+	place_at = handed_over ? INT64_MAX : start + RP_PLACEMENT_WAIT_NS;
 	now = start;
 	while (!is_done(r)) {
 		/* The clock costs as much as a poll: read it every few polls,
@@ -600,8 +600,8 @@ static int wait_done(struct rp_result *r, int64_t timeout_ns)
 			now = rp__now_ns();
 		/* Before the deadline test: a wait preempted past its spin or
 		 * its deadline has still waited here, and still asks. */
-		if (!placed && now - start >= RP_PLACEMENT_WAIT_NS)
-			placed = rp__placement_check(pool, now);
+		if (now >= place_at)
+			place_at = rp__placement_check(pool, now);
 		if (deadline >= 0 && now >= deadline)
 			return -ETIMEDOUT;
 		if (now < spin_end) {
