@@ -139,20 +139,45 @@ static int other_cpu(int cpu)
 	return -1;
 }
 
-static void worker_leaves_a_waiting_thread(void **state)
+/* A one-worker pool, and its worker's CPU; skips with one CPU. */
+static rp_pool_t *one_worker_pool(int *ret_cpu)
 {
 	struct rp_pool_opts o = { .nworkers = 1 };
 	rp_pool_t *pool = NULL;
+
+	if (rp_cpu_count() < 2)
+		skip(); /* one CPU: nowhere to move to */
+	assert_int_equal(rp_pool_create(&o, &pool), 0);
+	*ret_cpu = worker_cpu(pool, 0, NULL);
+	assert_true(*ret_cpu >= 0);
+	return pool;
+}
+
+/* Pins the test thread to from, the worker's CPU, and waits there once:
+ * the worker is asked to move.  Returns where to. */
+static int wait_on_worker_cpu(rp_pool_t *pool, int from, cpu_set_t *ret_old)
+{
+	uint64_t moves;
+	int to;
+
+	pin_self(from, ret_old);
+	(void)task_cpu(pool);
+	to = worker_cpu(pool, 0, &moves);
+	assert_int_equal(moves, 1);
+	assert_true(to >= 0);
+	assert_int_not_equal(to, from);
+	return to;
+}
+
+static void worker_leaves_a_waiting_thread(void **state)
+{
+	rp_pool_t *pool;
 	cpu_set_t old;
 	uint64_t moves;
 	int from, to;
 
 	(void)state;
-	if (rp_cpu_count() < 2)
-		skip(); /* one CPU: nowhere to move to */
-	assert_int_equal(rp_pool_create(&o, &pool), 0);
-	from = worker_cpu(pool, 0, &moves);
-	assert_true(from >= 0);
+	pool = one_worker_pool(&from);
 
 	/* Waiting on another CPU moves nothing. */
 	pin_self(other_cpu(from), &old);
@@ -161,13 +186,7 @@ static void worker_leaves_a_waiting_thread(void **state)
 	assert_int_equal(moves, 0);
 	unpin_self(&old);
 
-	/* This wait, on the worker's CPU, asks it to move. */
-	pin_self(from, &old);
-	(void)task_cpu(pool);
-	to = worker_cpu(pool, 0, &moves);
-	assert_int_equal(moves, 1);
-	assert_true(to >= 0);
-	assert_int_not_equal(to, from);
+	to = wait_on_worker_cpu(pool, from, &old);
 	/* The worker follows as it publishes that task's result, before
 	 * it can see the next task: the next one runs there. */
 	assert_int_equal(task_cpu(pool), to);
@@ -185,23 +204,16 @@ static void worker_leaves_a_waiting_thread(void **state)
 /* A worker that died after a move is replaced where it had moved to. */
 static void replacement_keeps_the_move(void **state)
 {
-	struct rp_pool_opts o = { .nworkers = 1 };
 	struct rp_worker_stats ws[1];
-	rp_pool_t *pool = NULL;
+	rp_pool_t *pool;
 	cpu_set_t old;
 	uint64_t moves;
 	pid_t first;
 	int from, to;
 
 	(void)state;
-	if (rp_cpu_count() < 2)
-		skip(); /* one CPU: nowhere to move to */
-	assert_int_equal(rp_pool_create(&o, &pool), 0);
-	from = worker_cpu(pool, 0, NULL);
-	pin_self(from, &old);
-	(void)task_cpu(pool);
-	to = worker_cpu(pool, 0, &moves);
-	assert_int_equal(moves, 1);
+	pool = one_worker_pool(&from);
+	to = wait_on_worker_cpu(pool, from, &old);
 	assert_int_equal(rp_pool_stats(pool, NULL, ws, 1), 1);
 	first = ws[0].pid;
 
