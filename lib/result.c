@@ -12,10 +12,11 @@
  * system, so a result freed through the API is still recognisable as
  * freed (-EINVAL) until that memory is reused for a newer result.
  *
- * Completion publishes `state` with a seq_cst store and then reads
- * `waiters`; a waiter increments `waiters` and then re-reads `state` before
- * sleeping on it (Dekker): one of them sees the other, so no wake-up is
- * lost and no syscall is made when nobody sleeps.
+ * `state` is the futex word, and says whether anyone sleeps on it: a
+ * waiter about to sleep turns PENDING into WAITED with a compare-exchange,
+ * and completion exchanges in DONE and wakes only if it took WAITED.  Both
+ * are read-modify-writes of the one word, so one sees the other: no
+ * wake-up is lost, and none is made when nobody sleeps.
  */
 #include <errno.h>
 #include <sched.h>
@@ -48,55 +49,72 @@
  * callback runs: unlike Python, where readiness waits for the callback and
  * so one slow callback holds back every later result (seed 004, 10.4).
  */
-enum { RESULT_PENDING = 0, RESULT_DONE = 1 };
+enum { RESULT_PENDING = 0, RESULT_DONE = 1, RESULT_WAITED = 2 };
 
-/* rp_result.flags */
+/* rp_result.flags: set at creation, read-only after */
 #define RESULT_MAP       0x1 /* a map's: per-item results, indexed errors */
 #define RESULT_OWNS_DATA 0x2 /* data was allocated for it */
+#define RESULT_INLINE    0x4 /* the result is in small, not at data */
 
-/* What only some results need: callbacks, and a map's item size. */
+/* rp_result.bits: set and cleared by any thread */
+#define BIT_USER_FREED   0x1 /* rp_result_free was called */
+#define BIT_IN_CALLBACK  0x2 /* its callback runs: usable even if freed */
+#define BIT_ERROR_LOCK   0x4 /* a spin lock on the failure (failures only) */
+
+/* What only some results need: callbacks, a map's item size, a failure's
+ * record.  Made with the result for a map or callbacks, else by the first
+ * failure. */
 struct result_ext {
 	rp_callback_fn callback, error_callback;
 	void *user;
 	uint64_t item_result_size; /* map: bytes per item; 0 for apply */
+	struct rp_error *error;    /* under the error lock; the kept failure */
 };
 
 /*
- * Small, since a pipelined caller may hold millions, and fresh memory is
- * dear (on a virtual machine the first touch of a page costs microseconds):
- * the error record (400 bytes) exists only after a failure, the extension
- * only for a map or callbacks.
+ * One cache line, since a pipelined caller may hold millions, and fresh
+ * memory is dear (on a virtual machine the first touch of a page costs
+ * microseconds): the submitter, the drainer completing it and the getter
+ * each touch one line per result (at 96 bytes, two), and 10^6 pending
+ * applies fault in 64 MB.  Blocks are page-aligned and results carved at
+ * this stride, so each sits on a line of its own.  What a result needs only
+ * sometimes lives in the extension, and the fields of different phases
+ * share words (the unions).
  */
 struct rp_result {
 	struct rp__sink sink;
 	/* RESULT_LIVE or RESULT_FREED; read by any thread, even after a free
 	 * (-EINVAL), while another may release it: relaxed, a hint like the
-	 * user_freed it goes with. */
+	 * BIT_USER_FREED it goes with. */
 	_Atomic uint32_t magic;
-	_Atomic uint32_t state;   /* futex word */
-	_Atomic uint32_t waiters;
-	_Atomic uint32_t refs;
-	_Atomic uint64_t chunks_left;
-	struct rp_pool *pool;     /* valid while pending */
-	unsigned char *data;
-	uint64_t len;
-	struct rp_error *error;   /* under error_lock; set once it failed */
+	_Atomic uint32_t state;   /* futex word: RESULT_* */
+	int code;                 /* under the error lock: 0, or the failure's */
+	/* The caller's, completion's and a queued callback's: at most 3. */
+	_Atomic uint16_t refs;
+	_Atomic uint8_t bits;     /* BIT_* */
+	uint8_t flags;            /* RESULT_* flags */
 	union {
-		struct result_ext *ext;   /* NULL: an apply without callbacks */
+		_Atomic uint64_t chunks_left; /* until the last is in */
+		/* Complete: the callback queue.  Freed: the free list. */
+		struct rp_result *next;
+	};
+	struct rp_pool *pool;     /* valid while pending */
+	union {
+		unsigned char *data;
+		unsigned char small[RESULT_SMALL]; /* RESULT_INLINE */
+	};
+	uint64_t len;
+	union {
+		/* NULL: an apply without callbacks that has not failed.
+		 * Set once, maybe after others see the result (a failure). */
+		struct result_ext *_Atomic ext;
 		/* Freed, and the first of a chain in the shared free list:
 		 * the next chain (its length is in len). */
 		struct rp_result *next_chain;
 	};
-	struct rp_result *next;   /* free list, callback queue */
-	int code;                 /* 0, or the failure's code once done */
-	_Atomic bool user_freed;  /* rp_result_free was called */
-	_Atomic bool in_callback; /* its callback runs: usable even if freed */
-	_Atomic bool error_lock;  /* error: a spin lock (failures only) */
-	uint8_t flags;            /* RESULT_MAP, RESULT_OWNS_DATA */
-	unsigned char small[RESULT_SMALL];
 };
 
-static_assert(sizeof(struct rp_result) <= 96, "a result stays small");
+static_assert(sizeof(struct rp_result) == 64, "a result is one line");
 
 /* What rp_result_error gives when the record itself could not be kept. */
 static const struct rp_error lost_error = {
@@ -104,6 +122,18 @@ static const struct rp_error lost_error = {
 	.index = -1,
 	.message = "the failure's details were lost: out of memory",
 };
+
+/* Acquire: pairs with the release that installs a failure's extension,
+ * which another thread may do while the result is pending. */
+static struct result_ext *ext_of(struct rp_result *r)
+{
+	return atomic_load_explicit(&r->ext, memory_order_acquire);
+}
+
+static unsigned char *result_data(struct rp_result *r)
+{
+	return r->flags & RESULT_INLINE ? r->small : r->data;
+}
 
 /* ---- allocation ---------------------------------------------------------- */
 
@@ -305,12 +335,15 @@ static struct rp_result *result_alloc(void)
 static void result_release(struct rp_result *r)
 {
 	struct result_cache *c = my_cache();
+	struct result_ext *ext = ext_of(r);
 
 	if (r->flags & RESULT_OWNS_DATA)
 		free(r->data);
-	free(r->ext);
-	if (r->error != &lost_error)
-		free(r->error);
+	if (ext) {
+		if (ext->error != &lost_error)
+			free(ext->error);
+		free(ext);
+	}
 	atomic_store_explicit(&r->magic, RESULT_FREED, memory_order_relaxed);
 	r->next = c->head;
 	c->head = r;
@@ -335,9 +368,10 @@ static void result_chunk_ref(struct rp__sink *s)
 
 static void mark_done(struct rp_result *r)
 {
-	/* seq_cst: the Dekker pair with rp_result_wait's waiters increment. */
-	atomic_store(&r->state, RESULT_DONE);
-	if (atomic_load(&r->waiters))
+	/* release: the result's data and failure, for is_done's acquire;
+	 * taking WAITED means a waiter sleeps, or is about to (the top). */
+	if (atomic_exchange_explicit(&r->state, RESULT_DONE,
+				     memory_order_release) == RESULT_WAITED)
 		rp__sys_futex_wake_private(&r->state);
 }
 
@@ -350,25 +384,26 @@ static bool is_apply(const struct rp_result *r)
 static void error_lock(struct rp_result *r)
 {
 	/* acquire: pairs with error_unlock's release. */
-	while (atomic_exchange_explicit(&r->error_lock, true,
-					memory_order_acquire))
+	while (atomic_fetch_or_explicit(&r->bits, BIT_ERROR_LOCK,
+					memory_order_acquire) & BIT_ERROR_LOCK)
 		__builtin_ia32_pause();
 }
 
 static void error_unlock(struct rp_result *r)
 {
-	atomic_store_explicit(&r->error_lock, false, memory_order_release);
+	atomic_fetch_and_explicit(&r->bits, (uint8_t)~BIT_ERROR_LOCK,
+				  memory_order_release);
 }
 
+/*
+ * On the thread whose count reached zero.  No lock for the failure: every
+ * record_failure came before its chunk's count down, and the counts are
+ * one chain of acq_rel read-modify-writes ending here.
+ */
 static void complete(struct rp_result *r)
 {
-	bool has_cb;
-
-	error_lock(r);
-	if (r->error && !r->code)
-		r->code = r->error->code; /* the first failure, by index */
-	error_unlock(r);
-	has_cb = r->ext && (r->error ? r->ext->error_callback : r->ext->callback);
+	struct result_ext *ext = ext_of(r);
+	bool has_cb = ext && (r->code ? ext->error_callback : ext->callback);
 	/* The queue's reference, taken before anyone may free the result. */
 	if (has_cb)
 		atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
@@ -390,30 +425,55 @@ static void count_down(struct rp_result *r)
 	count_down_n(r, 1);
 }
 
+/* Under the error lock: the extension, made now if the result had none. */
+static struct result_ext *ext_for_failure(struct rp_result *r,
+					  struct result_ext **fresh)
+{
+	struct result_ext *ext = ext_of(r);
+
+	if (!ext && *fresh) {
+		ext = *fresh;
+		*fresh = NULL;
+		/* release: its zeroed fields before the pointer (ext_of). */
+		atomic_store_explicit(&r->ext, ext, memory_order_release);
+	}
+	return ext;
+}
+
 /*
  * Keep the failure with the lowest input index: map's "first error".  Its
- * record is allocated outside the lock; without memory, the code is still
- * kept (r->code) and rp_result_error says the details were lost.
+ * record (and an apply's extension) is allocated outside the lock; without
+ * memory, the code is still kept and rp_result_error says the details were
+ * lost, and later failures no longer compete (their index is unknown).
+ * A failure's code is never 0: drain.c refuses a worker's 0.
  */
 static void record_failure(struct rp_result *r, const struct rp_error *err)
 {
 	struct rp_error *fresh = malloc(sizeof(*fresh));
+	struct result_ext *fresh_ext = ext_of(r) ? NULL :
+				       calloc(1, sizeof(*fresh_ext));
+	struct result_ext *ext;
+	struct rp_error *kept;
 
 	error_lock(r);
-	if (!r->error || (r->error != &lost_error && err->index < r->error->index)) {
-		if (!r->error)
-			r->error = fresh ? fresh : (struct rp_error *)&lost_error;
-		if (r->error != &lost_error) {
-			*r->error = *err;
+	ext = ext_for_failure(r, &fresh_ext);
+	kept = ext ? ext->error : NULL;
+	if (!r->code || (kept && kept != &lost_error && err->index < kept->index)) {
+		r->code = err->code;
+		if (ext && !kept) {
+			kept = fresh ? fresh : (struct rp_error *)&lost_error;
+			ext->error = kept;
+			fresh = NULL;
+		}
+		if (kept && kept != &lost_error) {
+			*kept = *err;
 			if (is_apply(r))
-				r->error->index = -1;
-			fresh = r->error == fresh ? NULL : fresh;
-		} else {
-			r->code = err->code;
+				kept->index = -1;
 		}
 	}
 	error_unlock(r);
 	free(fresh);
+	free(fresh_ext);
 }
 
 static void result_chunk_done(struct rp__sink *s, uint64_t first_index,
@@ -451,8 +511,10 @@ static unsigned char *result_dest(struct rp__sink *s, uint64_t first_index,
 				  uint32_t nitems)
 {
 	struct rp_result *r = (struct rp_result *)s;
+	struct result_ext *ext = ext_of(r);
 
-	return r->ext ? r->data + first_index * r->ext->item_result_size : r->data;
+	return ext ? result_data(r) + first_index * ext->item_result_size :
+		     result_data(r);
 }
 
 static const struct rp__sink_ops result_ops = {
@@ -480,7 +542,7 @@ struct rp_result *rp__result_new(struct rp_pool *pool, size_t cap, bool map,
 	if (external) {
 		r->data = external;
 	} else if (cap <= RESULT_SMALL) {
-		r->data = r->small;
+		r->flags |= RESULT_INLINE;
 	} else {
 		r->data = malloc(cap);
 		if (!r->data) {
@@ -492,17 +554,20 @@ struct rp_result *rp__result_new(struct rp_pool *pool, size_t cap, bool map,
 	if (map)
 		r->flags |= RESULT_MAP;
 	if (item_size || (opts && (opts->callback || opts->error_callback))) {
-		r->ext = calloc(1, sizeof(*r->ext));
-		if (!r->ext) {
+		struct result_ext *ext = calloc(1, sizeof(*ext));
+
+		if (!ext) {
 			result_release(r);
 			return NULL;
 		}
-		r->ext->item_result_size = item_size;
+		ext->item_result_size = item_size;
 		if (opts) {
-			r->ext->callback = opts->callback;
-			r->ext->error_callback = opts->error_callback;
-			r->ext->user = opts->user;
+			ext->callback = opts->callback;
+			ext->error_callback = opts->error_callback;
+			ext->user = opts->user;
 		}
+		/* relaxed: nobody else sees the result yet. */
+		atomic_store_explicit(&r->ext, ext, memory_order_relaxed);
 	}
 	r->sink.ops = &result_ops;
 	atomic_store_explicit(&r->magic, RESULT_LIVE, memory_order_relaxed);
@@ -528,10 +593,13 @@ struct rp__sink *rp__result_sink(struct rp_result *r)
 
 bool rp__result_is_live(struct rp_result *r)
 {
-	return r && atomic_load_explicit(&r->magic, memory_order_relaxed) ==
-			    RESULT_LIVE &&
-	       (!atomic_load_explicit(&r->user_freed, memory_order_relaxed) ||
-		atomic_load_explicit(&r->in_callback, memory_order_relaxed));
+	uint8_t bits;
+
+	if (!r || atomic_load_explicit(&r->magic, memory_order_relaxed) !=
+			  RESULT_LIVE)
+		return false;
+	bits = atomic_load_explicit(&r->bits, memory_order_relaxed);
+	return !(bits & BIT_USER_FREED) || (bits & BIT_IN_CALLBACK);
 }
 
 void rp__result_chain_set(struct rp_result *r, struct rp_result *next)
@@ -547,13 +615,14 @@ struct rp_result *rp__result_chain_next(struct rp_result *r)
 /* On the callback thread: exactly once, then the queue's reference goes. */
 void rp__result_run_callback(struct rp_result *r)
 {
-	rp_callback_fn fn = !r->ext ? NULL :
-			    r->error ? r->ext->error_callback : r->ext->callback;
+	struct result_ext *ext = ext_of(r);
+	rp_callback_fn fn = !ext ? NULL :
+			    r->code ? ext->error_callback : ext->callback;
 
 	if (fn) {
-		atomic_store(&r->in_callback, true);
-		fn(r, r->ext->user);
-		atomic_store(&r->in_callback, false);
+		atomic_fetch_or(&r->bits, BIT_IN_CALLBACK);
+		fn(r, ext->user);
+		atomic_fetch_and(&r->bits, (uint8_t)~BIT_IN_CALLBACK);
 	}
 	rp__result_put(r);
 }
@@ -564,6 +633,25 @@ static bool is_done(struct rp_result *r)
 {
 	return atomic_load_explicit(&r->state, memory_order_acquire) ==
 	       RESULT_DONE;
+}
+
+/*
+ * Mark the word WAITED (unless done) and sleep on it: completion's
+ * exchange then takes WAITED and wakes us, or we see DONE and do not
+ * sleep.  A wait that times out leaves WAITED behind: completion then
+ * makes one wake-up nobody needed, no harm.
+ */
+static void announce_and_sleep(struct rp_result *r, int64_t deadline)
+{
+	uint32_t seen = RESULT_PENDING;
+
+	/* relaxed: the word alone carries the handshake; is_done acquires. */
+	if (atomic_compare_exchange_strong_explicit(&r->state, &seen,
+						    RESULT_WAITED,
+						    memory_order_relaxed,
+						    memory_order_relaxed) ||
+	    seen == RESULT_WAITED)
+		rp__sys_futex_wait_private(&r->state, RESULT_WAITED, deadline);
 }
 
 /* Each waiting thread's yield back-off (wake.h). */
@@ -617,11 +705,7 @@ static int wait_done(struct rp_result *r, int64_t timeout_ns)
 			handed_over = true;
 			rp__drain_help_done(pool);
 		}
-		atomic_fetch_add(&r->waiters, 1);
-		if (!is_done(r))
-			rp__sys_futex_wait_private(&r->state, RESULT_PENDING,
-						   deadline);
-		atomic_fetch_sub(&r->waiters, 1);
+		announce_and_sleep(r, deadline);
 	}
 	return 0;
 }
@@ -648,7 +732,7 @@ RP_API int rp_result_get(rp_result_t *r, int64_t timeout_ns,
 	if (r->code)
 		return r->code;
 	if (ret_data)
-		*ret_data = r->data;
+		*ret_data = result_data(r);
 	if (ret_len)
 		*ret_len = r->len;
 	return 0;
@@ -670,9 +754,12 @@ RP_API int rp_result_successful(rp_result_t *r)
 
 RP_API const struct rp_error *rp_result_error(rp_result_t *r)
 {
+	struct result_ext *ext;
+
 	if (check_live(r) < 0 || !is_done(r) || r->code == 0)
 		return NULL;
-	return r->error;
+	ext = ext_of(r);
+	return ext && ext->error ? ext->error : &lost_error;
 }
 
 RP_API int rp_result_cancel(rp_result_t *r, bool force)
@@ -692,7 +779,8 @@ RP_API void rp_result_free(rp_result_t *r)
 	/* Only the first free drops the caller's reference. */
 	if (!r ||
 	    atomic_load_explicit(&r->magic, memory_order_relaxed) != RESULT_LIVE ||
-	    atomic_exchange_explicit(&r->user_freed, true, memory_order_relaxed))
+	    (atomic_fetch_or_explicit(&r->bits, BIT_USER_FREED,
+				      memory_order_relaxed) & BIT_USER_FREED))
 		return;
 	rp__result_put(r);
 }
