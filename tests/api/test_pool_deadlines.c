@@ -47,6 +47,10 @@ struct dl_page {
 	uint32_t runs[P_SLOTS];       /* runs of the task on the slot */
 	uint32_t item_runs[DL_ITEMS]; /* runs of each map item */
 	uint32_t grandchild;          /* pid of a task's own child */
+	uint32_t ignterm_left;        /* workers dl_init_ignterm may still
+				       * make ignore SIGTERM (set by the
+				       * test before the pool exists) */
+	int32_t ignterm_pid;          /* the last worker it did so in */
 };
 
 static struct dl_page *dl;
@@ -55,7 +59,6 @@ static struct dl_page *dl;
 
 enum dl_flags {
 	F_HANG = 1u << 0,       /* block on gate[slot] (no guard of its own) */
-	F_IGNTERM = 1u << 1,    /* ignore SIGTERM first */
 	F_FORK = 1u << 2,       /* start a child that waits forever */
 	F_KILL = 1u << 3,       /* raise(SIGKILL) on every run */
 	F_KILL_FIRST = 1u << 4, /* raise(SIGKILL) on the first run only */
@@ -108,11 +111,6 @@ static int dl_task(const void *arg, size_t arg_len, void *res, size_t res_cap,
 	if (!arg || arg_len < sizeof(a) || !res || res_cap < sizeof(r))
 		return rp_task_fail(ctx, P_CODE_BADARG, "dl_task: bad call");
 	memcpy(&a, arg, sizeof(a));
-	if (a.flags & F_IGNTERM) {
-		struct sigaction sa = { .sa_handler = SIG_IGN };
-
-		sigaction(SIGTERM, &sa, NULL);
-	}
 	if (a.flags & F_FORK)
 		start_grandchild();
 	if ((a.flags & F_ITEM) && index >= 0 && index < DL_ITEMS)
@@ -131,6 +129,34 @@ static int dl_task(const void *arg, size_t arg_len, void *res, size_t res_cap,
 	r.pid = getpid();
 	memcpy(res, &r, sizeof(r));
 	return 0;
+}
+
+/*
+ * p_init, and in the first dl->ignterm_left workers of the pool also
+ * SIGTERM ignored: before the worker's first task, so before any deadline
+ * clock can start (a task that did it itself could be stopped first).
+ * Later workers (the replacements) keep the default, so destroying the
+ * pool does not wait out its grace.
+ */
+static int dl_init_ignterm(const void *arg, size_t arg_len,
+			   rp_task_ctx_t *ctx)
+{
+	uint32_t left = __atomic_load_n(&dl->ignterm_left, __ATOMIC_ACQUIRE);
+
+	while (left > 0 &&
+	       !__atomic_compare_exchange_n(&dl->ignterm_left, &left, left - 1,
+					    false, __ATOMIC_ACQ_REL,
+					    __ATOMIC_ACQUIRE))
+		;
+	if (left > 0) {
+		struct sigaction sa = { .sa_handler = SIG_IGN };
+
+		if (sigaction(SIGTERM, &sa, NULL) < 0)
+			return rp_task_fail(ctx, 3, "sigaction: SIGTERM");
+		/* release: the test reads it once the task's result came */
+		__atomic_store_n(&dl->ignterm_pid, getpid(), __ATOMIC_RELEASE);
+	}
+	return p_init(arg, arg_len, ctx);
 }
 
 /* ---- test side ---- */
@@ -169,6 +195,24 @@ static rp_pool_t *pool_of(unsigned n, enum rp_start_method m, int64_t grace,
 static rp_pool_t *pool_n(unsigned n)
 {
 	return pool_of(n, RP_START_DEFAULT, 0, RP_NO_LIMIT);
+}
+
+/* One worker with the pool's grace whose first incarnation ignores
+ * SIGTERM (dl_init_ignterm); its replacements do not. */
+static rp_pool_t *pool_ignterm(int64_t grace)
+{
+	struct rp_pool_opts o = {
+		.nworkers = 1,
+		.initializer = dl_init_ignterm,
+		.initarg = P_INIT_ARG,
+		.initarg_len = sizeof(P_INIT_ARG),
+		.terminate_grace_ns = grace,
+		.max_worker_failures = RP_NO_LIMIT,
+		.failure_window_ns = HOUR_NS,
+	};
+
+	__atomic_store_n(&dl->ignterm_left, 1, __ATOMIC_RELEASE);
+	return p_pool(&o);
 }
 
 static rp_result_t *submit(rp_pool_t *pool, struct dl_arg a,
@@ -342,8 +386,9 @@ static void deadline_kills_after_grace(void **state)
 {
 	/* The pool's grace outlasts the guard: only kill_grace_ns can end
 	 * this task in time. */
-	rp_pool_t *pool = pool_of(1, RP_START_DEFAULT, 120 * (int64_t)1000 * MS,
-				  RP_NO_LIMIT);
+	rp_pool_t *pool = pool_ignterm(120 * (int64_t)1000 * MS);
+	/* The worker ignores SIGTERM from its initializer on, and the task
+	 * has nothing to do before the deadline: the clock may be short. */
 	struct rp_submit_opts o = { .timeout_ns = 50 * MS,
 				    .kill_grace_ns = 20 * MS };
 	const struct rp_error *e;
@@ -351,11 +396,11 @@ static void deadline_kills_after_grace(void **state)
 	int64_t t0 = now_ns();
 	pid_t hung;
 
-	res = submit(pool, arg_of(0, F_IGNTERM | F_HANG, 1), &o);
-	p_wait_started(0);
-	hung = p_sh->pid[0];
+	res = submit(pool, arg_of(0, F_HANG, 1), &o);
 	e = fails_with(res, -ETIMEDOUT);
 	assert_true(now_ns() - t0 >= 70 * MS);
+	hung = __atomic_load_n(&dl->ignterm_pid, __ATOMIC_ACQUIRE);
+	assert_int_not_equal(hung, 0);
 	assert_int_equal(e->signal, SIGKILL);
 	assert_int_equal(e->exit_status, 0);
 	assert_int_equal(e->attempts, 1);
@@ -370,17 +415,19 @@ static void deadline_kills_after_grace(void **state)
 /* kill_grace_ns 0: the pool's terminate_grace_ns applies. */
 static void deadline_grace_defaults_to_pool(void **state)
 {
-	rp_pool_t *pool = pool_of(1, RP_START_DEFAULT, 30 * MS, RP_NO_LIMIT);
+	rp_pool_t *pool = pool_ignterm(30 * MS);
 	struct rp_submit_opts o = timed(40 * MS);
 	const struct rp_error *e;
 	rp_result_t *res;
 	int64_t t0 = now_ns();
 
-	res = submit(pool, arg_of(0, F_IGNTERM | F_HANG, 1), &o);
+	res = submit(pool, arg_of(0, F_HANG, 1), &o);
 	e = fails_with(res, -ETIMEDOUT);
 	assert_true(now_ns() - t0 >= 70 * MS);
 	assert_int_equal(e->signal, SIGKILL);
 	assert_int_equal(e->attempts, 1);
+	assert_int_equal(e->worker_pid,
+			 __atomic_load_n(&dl->ignterm_pid, __ATOMIC_ACQUIRE));
 	rp_result_free(res);
 	pool_works(pool);
 	p_destroy(pool);
