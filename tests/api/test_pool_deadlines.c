@@ -16,6 +16,14 @@
  * test waits on results within the harness's guard, never on sleeps.  The
  * only timing asserts are lower bounds implied by the semantics (a task
  * cannot fail for its deadline before the deadline).
+ *
+ * A deadline that some real work must beat (a task that has to report its
+ * start, run to a raise(SIGKILL), or finish) is ROOM_NS, which only a
+ * stall of seconds on a loaded machine could overrun; what must be in
+ * place before a clock starts (a worker that ignores SIGTERM, a child to
+ * watch) is set up where no clock runs: in the initializer, or in an
+ * earlier task without a deadline.  Short deadlines remain only where
+ * nothing has to happen before them.
  */
 #include <errno.h>
 #include <limits.h>
@@ -37,6 +45,9 @@
 #define MS ((int64_t)1000000)
 #define HOUR_NS ((int64_t)3600 * 1000000000)
 #define DL_ITEMS 1024
+/* A deadline that a task's few microseconds of work must beat: three
+ * orders of magnitude of slack, and well inside the 30 s guard. */
+#define ROOM_NS (2000 * MS)
 
 /*
  * What tasks count, beside p_sh (which holds the gates, started words and
@@ -327,7 +338,9 @@ static void wait_spawns(uint32_t n)
 static void deadline_stops_hung_task(enum rp_start_method m)
 {
 	rp_pool_t *pool = pool_of(1, m, 0, RP_NO_LIMIT);
-	struct rp_submit_opts o = timed(50 * MS);
+	/* The task must report its start (and count its run) before the
+	 * deadline; only the lower bound below depends on its length. */
+	struct rp_submit_opts o = timed(ROOM_NS);
 	const struct rp_error *e;
 	rp_result_t *res;
 	int64_t t0 = now_ns(), elapsed;
@@ -338,7 +351,7 @@ static void deadline_stops_hung_task(enum rp_start_method m)
 	hung = p_sh->pid[0];
 	e = fails_with(res, -ETIMEDOUT);
 	elapsed = now_ns() - t0;
-	assert_true(elapsed >= 50 * MS);
+	assert_true(elapsed >= ROOM_NS);
 	assert_int_equal(e->attempts, 1);
 	assert_int_equal(e->worker_pid, hung);
 	assert_int_equal(e->index, -1);
@@ -358,21 +371,34 @@ static void deadline_stops_hung_task(enum rp_start_method m)
 }
 BOTH(deadline_stops_hung_task)
 
-/* What the task started dies with its worker at the deadline. */
+/*
+ * What a task started dies with its worker at the deadline.  A first task,
+ * without a deadline, starts the child and returns; the child stays in the
+ * worker's process group, alive until something kills that group, so the
+ * test's pidfd is certain to name it (a child started under a running
+ * clock could be killed, reaped and its pid reused before pidfd_open).
+ * Only then does a second task on the same worker hang past its deadline;
+ * nothing has to happen before that one, so it is short.
+ */
 static void deadline_ends_task_children(void **state)
 {
 	rp_pool_t *pool = pool_n(1);
-	/* Room for the fork before the clock runs out; it only bounds a
-	 * pathological scheduler, never the assertions. */
-	struct rp_submit_opts o = timed(1000 * MS);
+	struct rp_submit_opts o = timed(50 * MS);
+	const struct rp_error *e;
 	rp_result_t *res;
+	pid_t worker;
 	int fd;
 
-	res = submit(pool, arg_of(0, F_FORK | F_HANG, 1), &o);
-	p_wait_started(0);
-	assert_int_not_equal(dl->grandchild, 0);
+	res = submit(pool, arg_of(-1, F_FORK, 1), NULL);
+	worker = rep_of(res).pid;
+	rp_result_free(res);
+	/* acquire: pairs with the task's release; its result came after. */
+	assert_int_not_equal(__atomic_load_n(&dl->grandchild,
+					     __ATOMIC_ACQUIRE), 0);
 	fd = h_pidfd((pid_t)dl->grandchild);
-	fails_with(res, -ETIMEDOUT);
+	res = submit(pool, arg_of(0, F_HANG, 2), &o);
+	e = fails_with(res, -ETIMEDOUT);
+	assert_int_equal(e->worker_pid, worker);
 	h_pidfd_wait(fd);
 	h_pidfd_close(fd);
 	rp_result_free(res);
@@ -490,15 +516,18 @@ static void quick_timed_tasks_succeed(void **state)
 static void queued_task_clock_waits(void **state)
 {
 	rp_pool_t *pool = pool_n(1);
-	struct rp_submit_opts o = timed(100 * MS);
+	/* B must finish within it once it runs. */
+	struct rp_submit_opts o = timed(ROOM_NS);
 	rp_result_t *a, *b;
 	struct dl_rep ra, rb;
 
 	a = submit(pool, arg_of(0, F_HANG, 1), NULL);
 	b = submit(pool, arg_of(1, 0, 2), &o);
 	p_wait_started(0);
-	/* Longer than B's deadline, all of it spent behind A. */
-	assert_int_equal(rp_result_wait(b, 150 * MS), -ETIMEDOUT);
+	/* Longer than B's deadline, all of it spent behind A: B cannot be
+	 * ready (A holds the only worker) unless its clock ran while it
+	 * was queued. */
+	assert_int_equal(rp_result_wait(b, ROOM_NS + ROOM_NS / 4), -ETIMEDOUT);
 	assert_int_equal(rp_result_ready(a), 0);
 	assert_int_equal(dl->runs[1], 0);
 	p_open(0);
@@ -521,7 +550,9 @@ static void map_chunk_deadline(void **state)
 {
 	enum { N = 40, CHUNK = 4, HUNG = 13, FIRST = 12 };
 	rp_pool_t *pool = pool_n(2);
-	struct rp_submit_opts o = timed(500 * MS);
+	/* Every other chunk, and the hung one's items up to item HUNG, must
+	 * run within it. */
+	struct rp_submit_opts o = timed(ROOM_NS);
 	struct dl_arg items[N];
 	const struct rp_error *e;
 	rp_result_t *map;
@@ -641,8 +672,11 @@ static void retries_rerun_after_death(void **state)
 static void retries_and_deadlines(void **state)
 {
 	rp_pool_t *pool = pool_n(2);
-	struct rp_submit_opts r3 = { .timeout_ns = 50 * MS, .retries = 3 };
-	struct rp_submit_opts r1 = { .timeout_ns = 50 * MS, .retries = 1 };
+	/* Each run must count itself (and late's first must reach its
+	 * raise(SIGKILL)) within the deadline: only the hanging runs need
+	 * it to pass. */
+	struct rp_submit_opts r3 = { .timeout_ns = ROOM_NS, .retries = 3 };
+	struct rp_submit_opts r1 = { .timeout_ns = ROOM_NS, .retries = 1 };
 	const struct rp_error *e;
 	rp_result_t *hung, *late;
 
