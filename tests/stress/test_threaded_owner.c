@@ -27,9 +27,12 @@
  * deadlock; that is what the FORK variant checks.
  *
  * Each worker runs one task, so respawns are counted by distinct worker
- * pids seen in results; a worker-local counter also shows that no worker
- * ran two.  Every get has a hang guard (OWNER_GUARD_NS) that fails the
- * test instead of hanging it.  The full run:
+ * serials seen in results: every worker's initializer takes the next
+ * serial from a counter in the shared page, unique by construction (pids
+ * are not: other processes share the pid space, and it may wrap during a
+ * run); a worker-local counter also shows that no worker ran two.  Every
+ * get has a hang guard (OWNER_GUARD_NS) that fails the test instead of
+ * hanging it.  The full run:
  *
  *	RP_STRESS_RESPAWNS=100000 meson test -C build threaded_owner \
  *		--timeout-multiplier 20 -v
@@ -123,12 +126,30 @@ static int group_teardown(void **state)
 
 struct own_rep {
 	int64_t out;
+	uint32_t serial; /* this worker's, from its initializer; 0: none ran */
 	int32_t pid;
 	int32_t seq;   /* tasks this worker has run, this one included */
 };
 
-/* Per worker; 0 in every snapshot, as the owner never runs a task. */
+/* Per worker; 0 in every snapshot, as the owner never runs a task or an
+ * initializer. */
 static int32_t here_tasks;
+static uint32_t here_serial;
+
+/*
+ * Every worker, respawned ones included, runs this once before its task:
+ * it takes the next serial (1, 2, ...) from p_sh->count, which p_setup
+ * zeroes before each test.  An atomic add on the shared page, no malloc,
+ * so it is safe in the FORK variant too.
+ */
+static int owner_init(const void *arg, size_t arg_len, rp_task_ctx_t *ctx)
+{
+	(void)arg;
+	(void)arg_len;
+	(void)ctx;
+	here_serial = __atomic_add_fetch(&p_sh->count, 1, __ATOMIC_ACQ_REL);
+	return 0;
+}
 
 /* FORK variant: no malloc, no stdio, no failure path. */
 static int task_plain(const void *arg, size_t arg_len, void *res,
@@ -141,6 +162,7 @@ static int task_plain(const void *arg, size_t arg_len, void *res,
 	(void)res_cap;
 	memcpy(&x, arg, sizeof(x));
 	r.out = x + 1;
+	r.serial = here_serial;
 	r.pid = getpid();
 	r.seq = ++here_tasks;
 	memcpy(res, &r, sizeof(r));
@@ -194,28 +216,15 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static uint64_t pid_max(void)
+static int cmp_serial(const void *a, const void *b)
 {
-	FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
-	unsigned long v = 32768;
-
-	if (f) {
-		if (fscanf(f, "%lu", &v) != 1)
-			v = 32768;
-		fclose(f);
-	}
-	return v;
-}
-
-static int cmp_pid(const void *a, const void *b)
-{
-	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
 	return (x > y) - (x < y);
 }
 
-/* Check one result; record its pid. */
-static void owner_collect(rp_result_t *res, int64_t x, int32_t *pids)
+/* Check one result; record its worker's serial. */
+static void owner_collect(rp_result_t *res, int64_t x, uint32_t *serials)
 {
 	const struct own_rep *r = NULL;
 	size_t len = 0;
@@ -233,7 +242,10 @@ static void owner_collect(rp_result_t *res, int64_t x, int32_t *pids)
 	if (r->seq != 1)
 		fail_msg("task %" PRId64 ": worker %d ran %d tasks", x,
 			 (int)r->pid, (int)r->seq);
-	pids[x] = r->pid;
+	if (r->serial == 0)
+		fail_msg("task %" PRId64 ": worker %d ran it before its "
+			 "initializer", x, (int)r->pid);
+	serials[x] = r->serial;
 	rp_result_free(res);
 }
 
@@ -243,15 +255,16 @@ static void owner_run(enum rp_start_method m, rp_task_fn fn)
 		.nworkers = OWNER_WORKERS,
 		.max_tasks_per_worker = 1,
 		.start_method = m,
+		.initializer = owner_init,
 	};
 	uint64_t n = owner_respawns();
 	rp_result_t *win[OWNER_WINDOW];
-	int32_t *pids = calloc(n, sizeof(*pids));
-	uint64_t sub = 0, got = 0, distinct = 0, ops0;
+	uint32_t *serials = calloc(n, sizeof(*serials));
+	uint64_t sub = 0, got = 0, distinct = 0, ops0, inits;
 	rp_pool_t *pool;
 	double t0;
 
-	assert_non_null(pids);
+	assert_non_null(serials);
 	ops0 = atomic_load(&churn_ops);
 	t0 = now_s();
 	pool = p_pool(&o);
@@ -267,28 +280,30 @@ static void owner_run(enum rp_start_method m, rp_task_fn fn)
 					 rp_err_name(rc));
 			sub++;
 		}
-		owner_collect(win[got % OWNER_WINDOW], (int64_t)got, pids);
+		owner_collect(win[got % OWNER_WINDOW], (int64_t)got, serials);
 		got++;
 	}
 	p_destroy(pool);
+	inits = __atomic_load_n(&p_sh->count, __ATOMIC_ACQUIRE);
 
-	qsort(pids, n, sizeof(*pids), cmp_pid);
+	qsort(serials, n, sizeof(*serials), cmp_serial);
 	for (uint64_t i = 0; i < n; i++)
-		if (i == 0 || pids[i] != pids[i - 1])
+		if (i == 0 || serials[i] != serials[i - 1])
 			distinct++;
 	print_message("# threaded_owner %s: tasks %" PRIu64
-		      ", distinct worker pids %" PRIu64
-		      ", malloc threads' ops %" PRIu64 ", %.2f s\n",
-		      h_method_name(m), n, distinct,
+		      ", distinct workers %" PRIu64 " (initializer runs %"
+		      PRIu64 "), malloc threads' ops %" PRIu64 ", %.2f s\n",
+		      h_method_name(m), n, distinct, inits,
 		      atomic_load(&churn_ops) - ops0, now_s() - t0);
-	/* One task per worker (seq == 1 above); pids repeat only once the
-	 * kernel's pid space wraps all the way round, which n respawns
-	 * cannot do while n stays well below pid_max. */
-	if (n < pid_max() / 2)
-		assert_int_equal(distinct, n);
+	/* One task per worker (seq == 1 above), and n workers: each serial
+	 * names one worker process (one initializer run), whatever pids the
+	 * kernel hands out, so two tasks of one worker share a serial and
+	 * fewer than n distinct ones means a worker ran more than one. */
+	assert_int_equal(distinct, n);
+	assert_true(inits >= n);
 	/* The threads really ran alongside (they hold no lock we wait on). */
 	assert_true(atomic_load(&churn_ops) > ops0);
-	free(pids);
+	free(serials);
 }
 
 /*
