@@ -19,6 +19,7 @@
 
 #include "leak.h"
 #include "ring_util.h"
+#include "task_state.h"
 
 #define GUARD_NS (120ll * 1000000000)	/* a hang guard, not a timing */
 #define ROUNDS 3000
@@ -82,9 +83,14 @@ static void test_timeout(void **state)
 struct sleeper {
 	struct test_ring *t;
 	int err;
+	_Atomic pid_t tid;	/* the consumer thread, once it runs */
 };
 
-/* ROUNDS times: wait (sleeping), then take one record and check it. */
+/*
+ * ROUNDS times: wait (sleeping), then take one record and check it.  The
+ * feeder sees this thread blocked in its first wait before it publishes
+ * (feed_sleeper), so at least one wait really slept.
+ */
 static int consume_rounds(struct rp_ring_consumer *c)
 {
 	struct rp_ring_rec rec;
@@ -111,17 +117,32 @@ static void *consumer_main(void *arg)
 {
 	struct sleeper *s = arg;
 
+	/* release: the feeder reads it after our first announcement. */
+	atomic_store_explicit(&s->tid, gettid(), memory_order_release);
 	s->err = consume_rounds(&s->t->cons);
 	return NULL;
 }
 
-/* Publish each record only once the consumer announced it sleeps. */
-static bool feed_sleeper(struct test_ring *t, pid_t child)
+/*
+ * Publish each record only once the consumer announced it sleeps.  The
+ * first one only once the consumer (thread *tid of process pid) is seen
+ * blocked, too: an announced consumer still re-checks and may find the
+ * record without sleeping, so in later rounds a sleep is likely but not
+ * certain; in this one it is.
+ */
+static bool feed_sleeper(struct test_ring *t, pid_t child, pid_t pid,
+			 _Atomic pid_t *tid)
 {
 	struct rp_ring_shared *sh = t->shm.addr;
 
 	for (uint64_t i = 0; i < ROUNDS; i++) {
 		if (!await_announce(&sh->readable, child))
+			return false;
+		/* acquire: pairs with consumer_main's release. */
+		if (i == 0 &&
+		    !test_await_blocked(pid, atomic_load_explicit(
+						     tid, memory_order_acquire),
+					GUARD_NS))
 			return false;
 		if (rp__ring_push(&t->prod, 1, &i, 8) < 0)
 			return false;
@@ -133,12 +154,12 @@ static bool feed_sleeper(struct test_ring *t, pid_t child)
 static void test_wake_sleeping_thread(void **state)
 {
 	struct test_ring t;
-	struct sleeper s = { &t, 0 };
+	struct sleeper s = { &t, 0, 0 };
 	pthread_t th;
 
 	assert_int_equal(test_ring_create(&t, 4096, 1), 0);
 	assert_int_equal(pthread_create(&th, NULL, consumer_main, &s), 0);
-	assert_true(feed_sleeper(&t, 0));
+	assert_true(feed_sleeper(&t, 0, getpid(), &s.tid));
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_int_equal(s.err, 0);
 	/*
@@ -152,6 +173,7 @@ static void test_wake_sleeping_thread(void **state)
 static void test_wake_sleeping_process(void **state)
 {
 	struct test_ring t;
+	_Atomic pid_t tid;
 	int status;
 	bool fed;
 	pid_t pid;
@@ -161,7 +183,9 @@ static void test_wake_sleeping_process(void **state)
 	assert_true(pid >= 0);
 	if (pid == 0)
 		_exit(consume_rounds(&t.cons) == 0 ? 0 : 1);
-	fed = feed_sleeper(&t, pid);
+	/* The child is single-threaded: its one thread's id is its pid. */
+	atomic_init(&tid, pid);
+	fed = feed_sleeper(&t, pid, pid, &tid);
 	if (!fed)
 		kill(pid, SIGKILL);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -197,7 +221,7 @@ static void *fill_main(void *arg)
 static void test_wake_full_producer(void **state)
 {
 	struct test_ring t;
-	struct sleeper s = { &t, 0 };
+	struct sleeper s = { &t, 0, 0 };
 	struct rp_ring_shared *sh;
 	struct rp_ring_rec rec;
 	pthread_t th;

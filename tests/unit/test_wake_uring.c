@@ -19,6 +19,7 @@
 
 #include "leak.h"
 #include "ring_util.h"
+#include "task_state.h"
 #include "uring_compat.h"
 
 #define GUARD_NS (120ll * 1000000000)	/* a hang guard, not a timing */
@@ -77,8 +78,13 @@ static void test_compat_futex_sqes(void **state)
 	io_uring_queue_exit(&ring);
 }
 
-/* Child: ROUNDS times, wait for the parent's announcement, then publish. */
-static int feed(struct test_ring *t)
+/*
+ * Child: ROUNDS times, wait for the parent's announcement, then publish.
+ * The first record only once the parent (its main thread, the test's) is
+ * seen blocked as well: an announced waiter still re-checks and may find
+ * the record without sleeping, so only this round makes a sleep certain.
+ */
+static int feed(struct test_ring *t, pid_t parent)
 {
 	struct rp_ring_shared *sh = t->shm.addr;
 
@@ -86,6 +92,8 @@ static int feed(struct test_ring *t)
 		/* acquire: pairs with the seq_cst store of sleeping in wake.c. */
 		while (!atomic_load_explicit(&sh->readable.sleeping, memory_order_acquire))
 			__builtin_ia32_pause();
+		if (i == 0 && !test_await_blocked(parent, parent, GUARD_NS))
+			return 3;
 		if (rp__ring_push(&t->prod, 1, &i, 8) < 0)
 			return 1;
 		rp__ring_publish(&t->prod);
@@ -104,8 +112,8 @@ static void owner_rounds(bool use_eventfd)
 	struct io_uring ring;
 	struct rp_ring_rec rec;
 	int status, efd = -1;
+	pid_t pid, self = getpid();
 	uint64_t v;
-	pid_t pid;
 
 	assert_int_equal(test_ring_create(&t, 4096, 1), 0);
 	assert_int_equal(io_uring_queue_init(8, &ring, 0), 0);
@@ -118,7 +126,7 @@ static void owner_rounds(bool use_eventfd)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
-		_exit(feed(&t));
+		_exit(feed(&t, self));
 	for (uint64_t i = 0; i < ROUNDS; i++) {
 		int ret = rp__ring_wait_readable_uring(&t.cons, &ring, GUARD_NS);
 
@@ -135,6 +143,7 @@ static void owner_rounds(bool use_eventfd)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
+	/* Certain: the child saw us blocked before it published record 0. */
 	assert_true(t.cons.wake.sleeps >= 1);
 	assert_int_equal(io_uring_cq_ready(&ring), 0);
 	io_uring_queue_exit(&ring);
