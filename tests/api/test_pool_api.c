@@ -382,44 +382,120 @@ static void callbacks_once_in_owner_never_concurrent(void **state)
 	p_destroy(pool);
 }
 
-/* This process's threads, from /proc/self/task. */
-static int thread_count(void)
+/*
+ * This process's threads, each named by its tid and start time (field 22
+ * of /proc/self/task/TID/stat, in clock ticks since boot): a tid alone
+ * could be a reused one.
+ */
+#define THREADS_MAX 256
+
+struct thread_set {
+	int n;
+	struct {
+		pid_t tid;
+		unsigned long long start;
+	} t[THREADS_MAX];
+};
+
+/* Thread tid's start time; false when it is gone. */
+static bool thread_start(const char *tid, unsigned long long *ret_start)
+{
+	char path[64], buf[1024], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%s/stat", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* After "tid (comm) ": state is field 3, starttime field 22. */
+	p = strrchr(buf, ')');
+	if (!p)
+		return false;
+	p++;
+	for (int field = 3; field <= 22; field++) {
+		p += strspn(p, " ");
+		if (field == 22)
+			return sscanf(p, "%llu", ret_start) == 1;
+		p += strcspn(p, " ");
+	}
+	return false;
+}
+
+static void thread_set_read(struct thread_set *s)
 {
 	DIR *d = opendir("/proc/self/task");
 	struct dirent *e;
-	int n = 0;
 
 	assert_non_null(d);
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
+	s->n = 0;
+	while ((e = readdir(d))) {
+		unsigned long long start;
+
+		if (e->d_name[0] == '.' || !thread_start(e->d_name, &start))
+			continue;
+		if (s->n == THREADS_MAX)
+			fail_msg("more than %d threads", THREADS_MAX);
+		s->t[s->n].tid = (pid_t)atoi(e->d_name);
+		s->t[s->n].start = start;
+		s->n++;
+	}
 	closedir(d);
+}
+
+/*
+ * Threads running now that were not in base.  Threads of base that ended
+ * since (say, a previous test's pool thread, joined but still on its way
+ * out of the kernel when base was read) are no matter: they only leave.
+ */
+static int threads_new_since(const struct thread_set *base)
+{
+	static struct thread_set now;
+	int n = 0;
+
+	thread_set_read(&now);
+	for (int i = 0; i < now.n; i++) {
+		bool old = false;
+
+		for (int j = 0; j < base->n && !old; j++)
+			old = now.t[i].tid == base->t[j].tid &&
+			      now.t[i].start == base->t[j].start;
+		n += !old;
+	}
 	return n;
 }
 
 /*
  * A pool runs one thread of its own (the loop) until a submit asks for a
- * callback, which starts the callback thread; later ones reuse it.
+ * callback, which starts the callback thread; later ones reuse it.  Only
+ * the pool starts threads here, so the threads that are new since the
+ * start of the test are its own.
  */
 static void callback_thread_only_when_asked(void **state)
 {
 	/* static: a callback may still run after a failed test has left */
 	static struct p_cbrec rec[2];
-	int before = thread_count();
-	rp_pool_t *pool = p_pool_n(2);
+	static struct thread_set before;
+	rp_pool_t *pool;
 	struct p_arg a = p_plain(7);
 	struct rp_submit_opts so;
 	rp_result_t *res;
 
+	thread_set_read(&before);
+	pool = p_pool_n(2);
 	memset(rec, 0, sizeof(rec));
-	assert_int_equal(thread_count(), before + 1);
+	assert_int_equal(threads_new_since(&before), 1);
 	assert_int_equal(p_apply(pool, &a).value, 7);
-	assert_int_equal(thread_count(), before + 1);
+	assert_int_equal(threads_new_since(&before), 1);
 	for (int i = 0; i < 2; i++) {
 		so = p_cb_opts(&rec[i]);
 		res = p_submit(pool, &a, &so);
 		assert_int_equal(p_get(res)->value, 7);
 		rp_result_free(res);
-		assert_int_equal(thread_count(), before + 2);
+		assert_int_equal(threads_new_since(&before), 2);
 	}
 	close_join(pool);
 	assert_int_equal(rec[0].ok + rec[1].ok, 2);
