@@ -443,6 +443,8 @@ void rp__result_put(struct rp_result *res);
 void rp__result_discard(struct rp_result *res);
 struct rp__sink *rp__result_sink(struct rp_result *res);
 bool rp__result_is_live(struct rp_result *res);
+/* The callback queue's link: only once the result is complete (it shares
+ * a word with the count of chunks still out). */
 void rp__result_chain_set(struct rp_result *res, struct rp_result *next);
 struct rp_result *rp__result_chain_next(struct rp_result *res);
 

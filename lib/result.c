@@ -16,8 +16,9 @@
  * waiter about to sleep turns PENDING into WAITED with a compare-exchange,
  * and completion exchanges in DONE and wakes only if it took WAITED.  Both
  * are read-modify-writes of the one word, so one sees the other: no
- * wake-up is lost, and none is made when nobody sleeps.
+ * wake-up is lost, and none is made unless a waiter went to sleep.
  */
+#include <assert.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -62,8 +63,8 @@ enum { RESULT_PENDING = 0, RESULT_DONE = 1, RESULT_WAITED = 2 };
 #define BIT_ERROR_LOCK   0x4 /* a spin lock on the failure (failures only) */
 
 /* What only some results need: callbacks, a map's item size, a failure's
- * record.  Made with the result for a map or callbacks, else by the first
- * failure. */
+ * record.  Made with the result when it has callbacks or item results,
+ * else by the first failure (if memory allows). */
 struct result_ext {
 	rp_callback_fn callback, error_callback;
 	void *user;
@@ -88,7 +89,9 @@ struct rp_result {
 	 * BIT_USER_FREED it goes with. */
 	_Atomic uint32_t magic;
 	_Atomic uint32_t state;   /* futex word: RESULT_* */
-	int code;                 /* under the error lock: 0, or the failure's */
+	/* 0, or the kept failure's: written under the error lock while
+	 * pending, read without it once complete (see complete()). */
+	int code;
 	/* The caller's, completion's and a queued callback's: at most 3. */
 	_Atomic uint16_t refs;
 	_Atomic uint8_t bits;     /* BIT_* */
@@ -105,8 +108,8 @@ struct rp_result {
 	};
 	uint64_t len;
 	union {
-		/* NULL: an apply without callbacks that has not failed.
-		 * Set once, maybe after others see the result (a failure). */
+		/* NULL until something needs it (result_ext).  Set once,
+		 * maybe after others see the result (by a failure). */
 		struct result_ext *_Atomic ext;
 		/* Freed, and the first of a chain in the shared free list:
 		 * the next chain (its length is in len). */
@@ -445,7 +448,8 @@ static struct result_ext *ext_for_failure(struct rp_result *r,
  * record (and an apply's extension) is allocated outside the lock; without
  * memory, the code is still kept and rp_result_error says the details were
  * lost, and later failures no longer compete (their index is unknown).
- * A failure's code is never 0: drain.c refuses a worker's 0.
+ * A failure's code is never 0: it is an RP_E* code or a -errno (a task's
+ * own code travels in task_code), and 0 would read as success.
  */
 static void record_failure(struct rp_result *r, const struct rp_error *err)
 {
@@ -455,6 +459,7 @@ static void record_failure(struct rp_result *r, const struct rp_error *err)
 	struct result_ext *ext;
 	struct rp_error *kept;
 
+	assert(err->code != 0);
 	error_lock(r);
 	ext = ext_for_failure(r, &fresh_ext);
 	kept = ext ? ext->error : NULL;
