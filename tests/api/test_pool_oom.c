@@ -110,53 +110,57 @@ static void assert_details_lost(rp_result_t *res, int code)
 	assert_non_null(strstr(e->message, "lost"));
 }
 
-/* An apply's failure, with no memory for its record. */
-static void apply_record_lost(void **state)
+/* What a case leaves the owner no memory for. */
+enum starve { STARVE_RECORD, STARVE_EXTENSION };
+
+/*
+ * The error record: every malloc of its size fails.  The extension: every
+ * calloc fails, whatever its size (the extension is private).  Submitting
+ * an apply without callbacks makes no calloc, nor does an idle pool; if
+ * either did, a case would fail, not pass.
+ */
+static void starve(enum starve what, bool on)
+{
+	if (what == STARVE_RECORD)
+		atomic_store(&fail_malloc_size, on ? sizeof(struct rp_error) : 0);
+	else
+		atomic_store(&fail_calloc, on);
+}
+
+/* A failing apply, from before its submit until its result is in. */
+static void apply_fails_starved(enum starve what)
 {
 	int64_t two = 2;
 	rp_pool_t *pool;
 	rp_result_t *res;
 
-	(void)state;
 	own_malloc_or_skip();
 	pool = pool_one();
 	atomic_store(&failed, 0);
-	atomic_store(&fail_malloc_size, sizeof(struct rp_error));
+	starve(what, true);
 	assert_int_equal(rp_apply_async(pool, fails_task, &two, sizeof(two),
 					0, NULL, &res), 0);
 	assert_int_equal(rp_result_wait(res, GUARD_NS), 0);
-	atomic_store(&fail_malloc_size, 0);
+	starve(what, false);
 	assert_true(atomic_load(&failed) >= 1);
 	assert_details_lost(res, RP_ETASK);
 	rp_result_free(res);
 	pool_end(pool);
 }
 
-/*
- * An apply without callbacks has no extension until it fails, and here
- * none can be made: every calloc fails from before the submit until the
- * result is in.  Submitting such an apply makes no calloc, nor does the
- * idle pool meanwhile; if either did, the case would fail, not pass.
- */
+/* An apply's failure, with no memory for its record. */
+static void apply_record_lost(void **state)
+{
+	(void)state;
+	apply_fails_starved(STARVE_RECORD);
+}
+
+/* An apply without callbacks has no extension until it fails; here none
+ * can be made. */
 static void apply_extension_lost(void **state)
 {
-	int64_t two = 2;
-	rp_pool_t *pool;
-	rp_result_t *res;
-
 	(void)state;
-	own_malloc_or_skip();
-	pool = pool_one();
-	atomic_store(&failed, 0);
-	atomic_store(&fail_calloc, true);
-	assert_int_equal(rp_apply_async(pool, fails_task, &two, sizeof(two), 0,
-					NULL, &res), 0);
-	assert_int_equal(rp_result_wait(res, GUARD_NS), 0);
-	atomic_store(&fail_calloc, false);
-	assert_true(atomic_load(&failed) >= 1);
-	assert_details_lost(res, RP_ETASK);
-	rp_result_free(res);
-	pool_end(pool);
+	apply_fails_starved(STARVE_EXTENSION);
 }
 
 /* A map's first failure by index, with no memory for its record. */
@@ -172,10 +176,10 @@ static void map_record_lost(void **state)
 	pool = pool_one();
 	memset(&e, 0, sizeof(e));
 	atomic_store(&failed, 0);
-	atomic_store(&fail_malloc_size, sizeof(struct rp_error));
+	starve(STARVE_RECORD, true);
 	assert_int_equal(rp_map(pool, fails_task, items, 4, sizeof(items[0]),
 				out, sizeof(out[0]), 1, &e), RP_ETASK);
-	atomic_store(&fail_malloc_size, 0);
+	starve(STARVE_RECORD, false);
 	assert_true(atomic_load(&failed) >= 1);
 	assert_int_equal(e.code, -ENOMEM);
 	assert_non_null(strstr(e.message, "lost"));
