@@ -505,7 +505,8 @@ struct rp_worker_stats {
 	int cpu;                   /* pinned to; -1 if not */
 	uint32_t outstanding;      /* chunks it holds now */
 	uint64_t items;            /* items it ran */
-	uint64_t chunks;           /* chunks it ran */
+	uint64_t chunks;           /* chunks it ran; a packed run of
+				    * one-item chunks (rp_map) counts once */
 	uint64_t busy_ns;          /* time spent other than waiting for work */
 	uint64_t spins;            /* waits for work that ended spinning */
 	uint64_t sleeps;           /* waits for work that blocked */
@@ -610,6 +611,12 @@ RP_API int rp_apply_async(rp_pool_t *pool, rp_task_fn fn, const void *arg,
  * done.  Python: map().  Items travel in chunks of chunksize (see
  * RP_CHUNKSIZE_AUTO).  If any item fails the call fails with the first
  * failure by input index (*ret_error), and results[] holds no promise.
+ * At chunksize 1, while many items are left, up to 16 consecutive items
+ * travel packed to one worker in one record; each is still a chunk of its
+ * own: it fails alone, a worker's death fails only the item it was
+ * running (the items after it run elsewhere), and each counts against
+ * max_queued.  Not packed: calls with a deadline or retries
+ * (rp_map_async), pools with max_tasks_per_worker, and the lazy maps.
  * The owner writes results[] as chunks come back: memory written before
  * rp_pool_create is shared copy-on-write with the workers (forked then),
  * and the first write of each of its pages costs a page copy; allocate
@@ -698,7 +705,9 @@ RP_API const struct rp_error *rp_result_error(rp_result_t *res);
  * the kill lands keeps its result.  Python cannot do this.
  * Returns 0 (something was cancelled), -EBUSY (running, and no force),
  * -EALREADY (complete), -EINVAL.  For map results, cancels every chunk it
- * can; the result fails with RP_ECANCELED.
+ * can; the result fails with RP_ECANCELED.  Items packed together at
+ * chunksize 1 (see rp_map) count as chunks of their own: those not begun
+ * never run, even when their worker is running others of their record.
  */
 RP_API int rp_result_cancel(rp_result_t *res, bool force);
 

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Dispatch: calls become batches, batches are cut into chunks, and chunks
- * become task records in the least-loaded worker's ring.
+ * become task records in the least-loaded worker's ring.  At chunksize 1
+ * a map's chunks may go several to a record (RP_TASK_EACH, proto.h): the
+ * per-record work of both sides is then shared, while each item still
+ * ends, fails and is cancelled as the chunk of one it is.
  *
  * What does not fit now (every ring full, every slot taken) waits in the
  * pending queue, in submission order, and new calls queue behind it, so
@@ -38,6 +41,17 @@
 
 /* Workers considered per dispatch: the least loaded of the first this many. */
 #define RP_DISPATCH_MAX_ORDER 4096
+
+/*
+ * Packing one-item chunks (RP_TASK_EACH, proto.h): at most EACH_MAX per
+ * record, and no more than 1 / (EACH_SPREAD * nworkers) of the items
+ * left, so that runs shorten towards the end of a call and its last
+ * items go out one by one, to whichever worker is least loaded then.
+ * A run is also at most half of max_queued: a worker allowed few chunks
+ * is refilled as each ends, not once per run.
+ */
+#define EACH_MAX 16
+#define EACH_SPREAD 2
 
 /* How long a big payload waits for ring space before it checks the worker
  * is still alive; the worker's death also ends that wait. */
@@ -78,6 +92,40 @@ uint64_t rp__chunk_fit(const struct rp_pool *pool, uint64_t chunksize,
 	if (chunksize > UINT32_MAX)
 		chunksize = UINT32_MAX;
 	return chunksize ? chunksize : 1;
+}
+
+/*
+ * Whether b's one-item chunks may travel packed: a call whose results all
+ * come at once (a map's: chunks_done), with neither deadline nor retries
+ * (each counts per chunk) nor recycling (it counts tasks sent), and items
+ * and results small enough that a run and each result fit a record.
+ */
+static bool each_allowed(const struct rp_pool *pool, const struct rp__batch *b)
+{
+	return b->chunksize == 1 && !(b->flags & RP_TASK_APPLY) &&
+	       b->sink->ops->chunks_done && !b->limits.timeout_ns &&
+	       !b->limits.retries && !pool->max_tasks &&
+	       b->result_size <= pool->inline_max -
+				 sizeof(struct rp_result_item_rec) &&
+	       (uint64_t)EACH_MAX * b->item_size <=
+		       pool->inline_max - sizeof(struct rp_task_rec);
+}
+
+/* Items in b's next chunk: its chunksize, or a run of one-item chunks. */
+static uint32_t next_chunk_items(const struct rp_pool *pool,
+				 const struct rp__batch *b)
+{
+	uint64_t left = b->end_index - b->next_index;
+	uint64_t run;
+
+	if (left <= b->chunksize)
+		return (uint32_t)left;
+	if (!each_allowed(pool, b))
+		return (uint32_t)b->chunksize;
+	run = left / ((uint64_t)EACH_SPREAD * pool->nworkers);
+	if (run > pool->max_queued / 2)
+		run = pool->max_queued / 2;
+	return run > EACH_MAX ? EACH_MAX : run ? (uint32_t)run : 1;
 }
 
 /* ---- slots and workers ----------------------------------------------------- */
@@ -235,6 +283,8 @@ static void fill_slot(struct rp__slot *sl, const struct rp__batch *b,
 	atomic_store_explicit(&sl->kill_canceled, false, memory_order_relaxed);
 	sl->got_result = false;
 	sl->fails_left = 0;
+	sl->each_done = 0;
+	sl->each_stop_asked = false;
 	sl->big_received = 0;
 	sl->result_len = 0;
 	sl->nitems = nitems;
@@ -278,7 +328,8 @@ static void write_task_head(void *p, const struct rp_task_rec *t, bool next)
 }
 
 /*
- * Put one chunk of b (nitems from next_index) into w's task ring.
+ * Put one chunk of b (nitems from next_index) into w's task ring; more
+ * items than b's chunksize are that many one-item chunks, packed.
  * Returns 0, or -ENOBUFS when w has no free slot or ring space now.
  */
 static int write_chunk(struct rp_pool *pool, struct rp__worker *w,
@@ -289,9 +340,11 @@ static int write_chunk(struct rp_pool *pool, struct rp__worker *w,
 		(first - b->base_index) * b->item_size;
 	uint64_t in_len = (uint64_t)nitems * b->item_size;
 	bool big = sizeof(struct rp_task_rec) + in_len > pool->inline_max;
+	/* More than a chunk's items: one-item chunks, packed. */
+	uint32_t each = nitems > b->chunksize ? RP_TASK_EACH : 0;
 	struct rp_task_rec t = {
 		.fn = (uint64_t)(uintptr_t)b->fn, .first_index = first,
-		.flags = b->flags | (big ? RP_TASK_BIG : 0) |
+		.flags = b->flags | each | (big ? RP_TASK_BIG : 0) |
 			 (b->limits.timeout_ns ? RP_TASK_TIMED : 0),
 		.nitems = nitems,
 		.item_size = b->item_size, .result_size = b->result_size,
@@ -313,11 +366,14 @@ static int write_chunk(struct rp_pool *pool, struct rp__worker *w,
 	}
 
 	fill_slot(&w->slots[slot], b, first, nitems);
+	w->slots[slot].flags |= each;
 	b->sink->ops->get(b->sink);
-	/* relaxed load and store: the one writer, under submit_lock. */
+	/* relaxed load and store: the one writer, under submit_lock.
+	 * Packed one-item chunks count one each (rp__slot_mark_free). */
 	atomic_store_explicit(&w->chunks_sent,
 			      atomic_load_explicit(&w->chunks_sent,
-						   memory_order_relaxed) + 1,
+						   memory_order_relaxed) +
+			      (each ? nitems : 1),
 			      memory_order_relaxed);
 	/* release: the drainer's acquire of busy sees the fields above. */
 	atomic_store_explicit(&w->slots[slot].busy, true, memory_order_release);
@@ -340,7 +396,7 @@ static int write_chunk(struct rp_pool *pool, struct rp__worker *w,
 	}
 	if (pool->max_tasks && ++w->dispatched >= pool->max_tasks)
 		w->retiring = true;
-	pool->counters.chunks_sent++;
+	pool->counters.chunks_sent += each ? nitems : 1;
 	return 0;
 }
 
@@ -384,32 +440,44 @@ static struct rp__worker *least_loaded(struct rp_pool *pool)
 	return best;
 }
 
+/*
+ * b's next chunk to w, if it has room: a run of packed one-item chunks
+ * is cut to what w may still hold (max_queued counts each of them).
+ */
+static int send_chunk(struct rp_pool *pool, struct rp__worker *w,
+		      struct rp__batch *b, uint32_t nitems, uint64_t *touched)
+{
+	if (nitems > b->chunksize) {
+		uint32_t room = pool->max_queued - rp__worker_load(w);
+
+		if (nitems > room)
+			nitems = room > b->chunksize ? room :
+						       (uint32_t)b->chunksize;
+	}
+	if (write_chunk(pool, w, b, nitems) < 0)
+		return -ENOBUFS;
+	b->next_index += nitems;
+	*touched |= 1ull << (w->index % 64);
+	return 0;
+}
+
 static int dispatch_one(struct rp_pool *pool, struct rp__batch *b,
 			uint64_t *touched)
 {
 	struct rp__worker **order = pool->order;
-	uint64_t left = b->end_index - b->next_index;
-	uint32_t nitems = (uint32_t)(left < b->chunksize ? left : b->chunksize);
+	uint32_t nitems = next_chunk_items(pool, b);
 	struct rp__worker *first = least_loaded(pool);
 	unsigned n;
 
 	if (!first)
 		return -ENOBUFS;
-	if (write_chunk(pool, first, b, nitems) == 0) {
-		b->next_index += nitems;
-		*touched |= 1ull << (first->index % 64);
+	if (send_chunk(pool, first, b, nitems, touched) == 0)
 		return 0;
-	}
 	n = order_workers(pool, order);
-	for (unsigned i = 0; i < n; i++) {
-		if (order[i] == first)
-			continue;
-		if (write_chunk(pool, order[i], b, nitems) == 0) {
-			b->next_index += nitems;
-			*touched |= 1ull << (order[i]->index % 64);
+	for (unsigned i = 0; i < n; i++)
+		if (order[i] != first &&
+		    send_chunk(pool, order[i], b, nitems, touched) == 0)
 			return 0;
-		}
-	}
 	return -ENOBUFS;
 }
 
@@ -551,9 +619,11 @@ static bool make_room(struct rp_pool *pool)
 
 	if (pthread_mutex_trylock(&pool->drain_lock) != 0)
 		return wait_for_room(pool);
-	before = pool->counters.chunks_completed;
+	/* Settled, not completed: packed items complete before their slot
+	 * is given back. */
+	before = settled_sum(pool);
 	rp__drain_all(pool);
-	got = pool->counters.chunks_completed != before;
+	got = settled_sum(pool) != before;
 	pthread_mutex_unlock(&pool->drain_lock);
 	return got;
 }
@@ -666,7 +736,9 @@ struct rp__batch **rp__dispatch_requeue(struct rp_pool *pool,
 
 	if (!q)
 		return NULL;
-	RP_COUNT(pool, chunks_requeued);
+	/* Each of its chunks: a packed run went out as several. */
+	atomic_fetch_add_explicit(&pool->counters.chunks_requeued,
+				  rp__batch_chunks(q), memory_order_relaxed);
 	q->next = *at;
 	*at = q;
 	if (!q->next)
@@ -729,6 +801,46 @@ static uint32_t cancel_pending(struct rp_pool *pool, struct rp__sink *sink,
 	return n;
 }
 
+/*
+ * A queued slot's chunks, now cancelled: one, or each packed one not yet
+ * reported (none should be: a worker that reports items of a chunk it
+ * left QUEUED lies, and they are not told twice).
+ */
+static uint32_t cancel_chunks(struct rp_pool *pool, struct rp__sink *sink,
+			      const struct rp__slot *sl, struct rp_error *why)
+{
+	bool each = sl->flags & RP_TASK_EACH;
+	uint32_t from = each ? sl->each_done : 0, n = each ? sl->nitems : 1;
+
+	for (uint32_t i = from; i < n; i++) {
+		why->index = (int64_t)(sl->first_index + i);
+		RP_COUNT(pool, chunks_failed);
+		sink->ops->chunk_failed(sink, sl->first_index + i,
+					each ? 1 : sl->nitems, why);
+		rp__chunk_finished(pool);
+	}
+	return n - from;
+}
+
+/*
+ * Packed one-item chunks (RP_TASK_EACH) the worker is running: the items
+ * it has not begun are as queued ones.  seq_cst CAS RUNNING -> CANCELED:
+ * the worker looks before each item; those it runs first are reported as
+ * usual, and its CANCELED record then names where it stopped (drain.c).
+ */
+static uint32_t cancel_each_rest(struct rp__worker *w, uint32_t s,
+				 struct rp__slot *sl)
+{
+	uint32_t expected = RP_SLOT_RUNNING;
+
+	if (!(sl->flags & RP_TASK_EACH) || sl->each_stop_asked ||
+	    !atomic_compare_exchange_strong(&w->ctl->slot_state[s], &expected,
+					    RP_SLOT_CANCELED))
+		return 0;
+	sl->each_stop_asked = true;
+	return 1;
+}
+
 static uint32_t cancel_queued(struct rp_pool *pool, struct rp__sink *sink,
 			      const struct rp_error *why_in)
 {
@@ -749,17 +861,14 @@ static uint32_t cancel_queued(struct rp_pool *pool, struct rp__sink *sink,
 			 * RUNNING in start_slot(); one of the two wins. */
 			if (!atomic_compare_exchange_strong(&w->ctl->slot_state[s],
 							    &expected,
-							    RP_SLOT_CANCELED))
+							    RP_SLOT_CANCELED)) {
+				n += cancel_each_rest(w, s, sl);
 				continue;
+			}
 			/* Completed now; the worker's CANCELED record then
 			 * only frees the slot (drain.c). */
 			atomic_store(&sl->canceled, true);
-			why.index = (int64_t)sl->first_index;
-			RP_COUNT(pool, chunks_failed);
-			sink->ops->chunk_failed(sink, sl->first_index, sl->nitems,
-						&why);
-			rp__chunk_finished(pool);
-			n++;
+			n += cancel_chunks(pool, sink, sl, &why);
 		}
 	}
 	return n;
@@ -781,9 +890,11 @@ static uint32_t cancel_running(struct rp_pool *pool, struct rp__sink *sink)
 		for (uint32_t s = 0; s < RP_SLOTS; s++) {
 			struct rp__slot *sl = &w->slots[s];
 
+			/* A packed run whose rest was cancelled runs still. */
 			if (!atomic_load_explicit(&sl->busy, memory_order_acquire) ||
 			    sl->sink != sink || atomic_load(&sl->canceled) ||
-			    atomic_load(&w->ctl->slot_state[s]) != RP_SLOT_RUNNING)
+			    (atomic_load(&w->ctl->slot_state[s]) != RP_SLOT_RUNNING &&
+			     !sl->each_stop_asked))
 				continue;
 			atomic_store(&sl->kill_canceled, true);
 			kill = true;
@@ -805,9 +916,13 @@ uint32_t rp__dispatch_cancel(struct rp_pool *pool, struct rp__sink *sink,
 
 	rp__error_set(&why, RP_ECANCELED, -1, 0, "cancelled before it started");
 	pthread_mutex_lock(&pool->submit_lock);
+	/* drain_lock too (the order of rp__worker_replace): a drain changes
+	 * what a packed run has reported, and reads each_stop_asked. */
+	pthread_mutex_lock(&pool->drain_lock);
 	n = cancel_pending(pool, sink, &why) + cancel_queued(pool, sink, &why);
 	if (force)
 		n += cancel_running(pool, sink);
+	pthread_mutex_unlock(&pool->drain_lock);
 	dispatch_pending(pool);
 	rp__submit_unlock(pool);
 	return n;

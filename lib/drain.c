@@ -116,11 +116,49 @@ static void slot_error(const struct rp__worker *w, const struct rp__slot *sl,
 	}
 }
 
+/* The next n items of an RP_TASK_EACH chunk fail with e, each told as the
+ * one-item chunk it stands for.  The slot stays taken. */
+static void fail_items(struct rp_pool *pool, struct rp__slot *sl,
+		       struct rp_error *e, uint32_t n)
+{
+	for (uint32_t i = 0; i < n && sl->each_done < sl->nitems; i++) {
+		e->index = (int64_t)(sl->first_index + sl->each_done++);
+		RP_COUNT(pool, chunks_failed);
+		sl->sink_ops->chunk_failed(sl->sink, (uint64_t)e->index, 1, e);
+		pool->settled_unflushed++;
+	}
+}
+
+/* The next n items of an RP_TASK_EACH chunk end as a chunk failed whole
+ * with why would (slot_error): they had begun, or the worker is gone. */
+void rp__slot_fail_items(struct rp_pool *pool, struct rp__worker *w,
+			 struct rp__slot *sl, const struct rp_error *why,
+			 uint32_t n)
+{
+	struct rp_error e;
+
+	slot_error(w, sl, why, &e);
+	fail_items(pool, sl, &e, n);
+}
+
+/* The items of an RP_TASK_EACH chunk not reported never began, and the
+ * owner cancelled them: told so, and the slot goes back. */
+void rp__slot_cancel_rest(struct rp_pool *pool, struct rp__worker *w,
+			  struct rp__slot *sl)
+{
+	struct rp_error e;
+
+	rp__error_set(&e, RP_ECANCELED, -1, 0, "cancelled before it started");
+	fail_items(pool, sl, &e, sl->nitems - sl->each_done);
+	rp__slot_release(w, sl);
+}
+
 /*
  * Give the slot back, then tell the sink: the worker counts as less loaded
  * before anyone can see the chunk complete, so a caller that submits next
  * finds it idle.  The slot's fields are copied first, since the slot may be
- * reused the moment it is marked free.
+ * reused the moment it is marked free.  A packed run's items that had not
+ * ended fail one by one instead (its worker is gone).
  */
 static void settle_slot(struct rp_pool *pool, struct rp__worker *w,
 			struct rp__slot *sl, const struct rp_error *why)
@@ -134,6 +172,13 @@ static void settle_slot(struct rp_pool *pool, struct rp__worker *w,
 
 	struct rp_error e;
 
+	/* Packed items: each told as the chunk it stands for, then the slot
+	 * goes back (the worker is gone: no one to see it less loaded). */
+	if (report && why && (sl->flags & RP_TASK_EACH)) {
+		rp__slot_fail_items(pool, w, sl, why, n);
+		rp__slot_release(w, sl);
+		return;
+	}
 	if (report && why)
 		slot_error(w, sl, why, &e);
 	rp__deadline_settled(w, sl);
@@ -155,15 +200,19 @@ static void settle_slot(struct rp_pool *pool, struct rp__worker *w,
 	ops->put(sink);
 }
 
-/* Give a slot back without reporting its chunk (it was queued again). */
+/* Give a slot back without reporting its chunk (it was queued again, or
+ * each of its items was told on its own). */
 void rp__slot_release(struct rp__worker *w, struct rp__slot *sl)
 {
 	struct rp__sink *sink = sl->sink;
+	const struct rp__sink_ops *ops = sl->sink_ops;
 
+	/* Both read first: a drain holds only drain_lock, and the slot may
+	 * be taken again the moment it is marked free. */
 	rp__deadline_settled(w, sl);
 	atomic_store_explicit(&sl->busy, false, memory_order_release);
 	rp__slot_mark_free(w, sl);
-	sl->sink_ops->put(sink);
+	ops->put(sink);
 }
 
 static void finish_slot(struct rp_pool *pool, struct rp__worker *w,
@@ -208,7 +257,8 @@ static int on_frag(struct rp__worker *w, const struct rp_ring_rec *rec)
 	memcpy(&f, rec->data, sizeof(f));
 	n = rec->len - sizeof(f);
 	sl = slot_of(w, f.slot);
-	if (!sl || sl->got_result || atomic_load(&sl->canceled))
+	if (!sl || sl->got_result || atomic_load(&sl->canceled) ||
+	    (sl->flags & RP_TASK_EACH))
 		return corrupt(w);
 	cap = (uint64_t)sl->nitems * sl->result_size;
 	if (f.offset != sl->big_received || n > cap - sl->big_received)
@@ -244,6 +294,29 @@ static void accept_result(struct rp_pool *pool, struct rp__worker *w,
 		finish_slot(pool, w, sl);
 }
 
+/*
+ * A CANCELED RESULT: only a chunk the owner cancelled comes back unrun.
+ * Cancelled before it started, it was reported then; the rest of an
+ * RP_TASK_EACH chunk cancelled while it ran is reported now, from the
+ * first item the worker did not run, which must be the next one due.
+ */
+static int on_cancelled(struct rp_pool *pool, struct rp__worker *w,
+			struct rp__slot *sl, const struct rp_result_rec *r,
+			uint64_t body)
+{
+	if (body != 0)
+		return corrupt(w);
+	if (atomic_load(&sl->canceled)) {
+		settle_slot(pool, w, sl, NULL);
+		return 0;
+	}
+	if (!(sl->flags & RP_TASK_EACH) || !sl->each_stop_asked ||
+	    r->result_len != sl->each_done || sl->each_done >= sl->nitems)
+		return corrupt(w);
+	rp__slot_cancel_rest(pool, w, sl);
+	return 0;
+}
+
 static int on_result(struct rp_pool *pool, struct rp__worker *w,
 		     const struct rp_ring_rec *rec)
 {
@@ -258,14 +331,10 @@ static int on_result(struct rp_pool *pool, struct rp__worker *w,
 	sl = slot_of(w, r.slot);
 	if (!sl || sl->got_result)
 		return corrupt(w);
-	if (r.flags & RP_RESULT_CANCELED) {
-		/* Only a chunk the owner cancelled comes back unrun. */
-		if (!atomic_load(&sl->canceled) || body != 0)
-			return corrupt(w);
-		settle_slot(pool, w, sl, NULL);
-		return 0;
-	}
-	if (atomic_load(&sl->canceled) || !length_ok(sl, r.result_len) ||
+	if (r.flags & RP_RESULT_CANCELED)
+		return on_cancelled(pool, w, sl, &r, body);
+	if (atomic_load(&sl->canceled) || (sl->flags & RP_TASK_EACH) ||
+	    !length_ok(sl, r.result_len) ||
 	    r.nfail > sl->nitems ||
 	    ((r.flags & RP_RESULT_BIG) ? body != 0 ||
 					 sl->big_received != r.result_len :
@@ -274,6 +343,56 @@ static int on_result(struct rp_pool *pool, struct rp__worker *w,
 	accept_result(pool, w, sl, (r.flags & RP_RESULT_BIG) ? NULL :
 			(const unsigned char *)rec->data + sizeof(r),
 		      r.result_len, r.nfail);
+	return 0;
+}
+
+/*
+ * One item of an RP_TASK_EACH chunk ended (its result in place, or its
+ * failure told): told as the one-item chunk it stands for, and the slot
+ * goes back after the last.
+ */
+static void each_item_done(struct rp_pool *pool, struct rp__worker *w,
+			   struct rp__slot *sl)
+{
+	pool->counters.chunks_completed++;
+	if (sl->sink_ops->chunks_done)
+		chunk_done_later(pool, sl->sink, sl->sink_ops);
+	else
+		sl->sink_ops->chunk_done(sl->sink,
+					 sl->first_index + sl->each_done, 1,
+					 sl->result_size);
+	pool->settled_unflushed++;
+	if (++sl->each_done == sl->nitems)
+		rp__slot_release(w, sl);
+}
+
+/* The slot of an RP_TASK_EACH chunk whose next item is `item`. */
+static struct rp__slot *each_slot_of(struct rp__worker *w, uint32_t slot,
+				     uint32_t item)
+{
+	struct rp__slot *sl = slot_of(w, slot);
+
+	if (!sl || !(sl->flags & RP_TASK_EACH) || atomic_load(&sl->canceled) ||
+	    item != sl->each_done)
+		return NULL;
+	return sl;
+}
+
+static int on_result_item(struct rp_pool *pool, struct rp__worker *w,
+			  const struct rp_ring_rec *rec)
+{
+	struct rp_result_item_rec r;
+	struct rp__slot *sl;
+
+	if (rec->len < sizeof(r))
+		return corrupt(w);
+	memcpy(&r, rec->data, sizeof(r));
+	sl = each_slot_of(w, r.slot, r.item);
+	if (!sl || rec->len - sizeof(r) != sl->result_size)
+		return corrupt(w);
+	rp__copy(sl->dest + (uint64_t)r.item * sl->result_size,
+		 (const unsigned char *)rec->data + sizeof(r), sl->result_size);
+	each_item_done(pool, w, sl);
 	return 0;
 }
 
@@ -290,7 +409,7 @@ static int on_result_full(struct rp_pool *pool, struct rp__worker *w,
 	memcpy(&r, rec->data, sizeof(r));
 	sl = slot_of(w, r.slot);
 	if (!sl || sl->got_result || atomic_load(&sl->canceled) ||
-	    (sl->flags & RP_TASK_APPLY) || r.nfail > sl->nitems)
+	    (sl->flags & (RP_TASK_APPLY | RP_TASK_EACH)) || r.nfail > sl->nitems)
 		return corrupt(w);
 	full = (uint64_t)sl->nitems * sl->result_size;
 	if (rec->len - sizeof(r) != full)
@@ -310,10 +429,18 @@ static int on_fail(struct rp_pool *pool, struct rp__worker *w,
 	if (rec->len < sizeof(f))
 		return corrupt(w);
 	memcpy(&f, rec->data, sizeof(f));
-	sl = slot_of(w, f.slot);
-	if (!sl || !sl->got_result || sl->fails_left == 0 ||
-	    f.item >= sl->nitems || f.msg_len >= RP_ERROR_MESSAGE_MAX ||
+	if (f.msg_len >= RP_ERROR_MESSAGE_MAX ||
 	    f.msg_len > rec->len - sizeof(f) || f.code == 0)
+		return corrupt(w);
+	sl = slot_of(w, f.slot);
+	/* An RP_TASK_EACH item's failure is its only record; any other
+	 * chunk's follow its RESULT. */
+	if (sl && (sl->flags & RP_TASK_EACH))
+		sl = each_slot_of(w, f.slot, f.item);
+	else if (sl && (!sl->got_result || sl->fails_left == 0 ||
+			f.item >= sl->nitems))
+		sl = NULL;
+	if (!sl)
 		return corrupt(w);
 	rp__error_set(&err, RP_ETASK,
 		      (sl->flags & RP_TASK_APPLY) ? -1 :
@@ -323,8 +450,10 @@ static int on_fail(struct rp_pool *pool, struct rp__worker *w,
 	memcpy(err.message, (const unsigned char *)rec->data + sizeof(f),
 	       f.msg_len);
 	err.message[f.msg_len] = '\0';
-	sl->sink->ops->item_failed(sl->sink, &err);
-	if (--sl->fails_left == 0)
+	sl->sink_ops->item_failed(sl->sink, &err);
+	if (sl->flags & RP_TASK_EACH)
+		each_item_done(pool, w, sl);
+	else if (--sl->fails_left == 0)
 		finish_slot(pool, w, sl);
 	return 0;
 }
@@ -366,6 +495,8 @@ static int on_record(struct rp_pool *pool, struct rp__worker *w,
 		return on_result(pool, w, rec);
 	case RP_REC_RESULT_FULL:
 		return on_result_full(pool, w, rec);
+	case RP_REC_RESULT_ITEM:
+		return on_result_item(pool, w, rec);
 	case RP_REC_FAIL:
 		return on_fail(pool, w, rec);
 	case RP_REC_FRAG:

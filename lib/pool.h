@@ -133,7 +133,7 @@ struct rp__batch {
 	uint64_t end_index;
 	uint64_t chunksize;
 	uint64_t item_size;
-	uint32_t flags;             /* RP_TASK_APPLY */
+	uint32_t flags;             /* RP_TASK_APPLY (never RP_TASK_EACH) */
 	uint64_t result_size;       /* per item */
 	struct rp__limits limits;
 };
@@ -144,7 +144,10 @@ struct rp__slot {
 	_Atomic bool canceled;      /* completed by rp_result_cancel already */
 	_Atomic bool kill_canceled; /* its worker was killed to cancel it */
 	bool got_result;            /* RESULT seen, FAIL records to come */
+	bool each_stop_asked;       /* RP_TASK_EACH: the owner cancelled the
+				     * items not begun (RUNNING -> CANCELED) */
 	uint32_t fails_left;
+	uint32_t each_done;         /* RP_TASK_EACH: items reported so far */
 	uint32_t nitems;
 	uint32_t flags;
 	uint64_t first_index;
@@ -189,7 +192,8 @@ struct rp__worker {
 	struct rp_ring_producer tasks RP_LINE_ALIGNED;
 	/* Chunks sent (submit_lock) and settled (drain_lock): each has one
 	 * writer at a time, so no locked instruction per chunk; their
-	 * difference is the chunks it holds (rp__worker_load). */
+	 * difference is the chunks it holds (rp__worker_load).  A packed run
+	 * (RP_TASK_EACH) counts as its items, all held until it ends. */
 	_Atomic uint32_t chunks_sent;
 	uint32_t slot_cursor;             /* the word allocation looks at first */
 	uint64_t dispatched;              /* tasks sent to this process */
@@ -327,12 +331,15 @@ static inline void rp__slot_mark_free(struct rp__worker *w,
 	_Atomic uint64_t *word = &w->slot_given[s / 64];
 	uint32_t settled = atomic_load_explicit(&w->chunks_settled,
 						memory_order_relaxed);
+	/* Packed one-item chunks (RP_TASK_EACH) count one each, as sent.
+	 * Read before the slot is given back: it may be refilled then. */
+	uint32_t chunks = (sl->flags & RP_TASK_EACH) ? sl->nitems : 1;
 
 	/* relaxed load, release store: this thread is the only writer; the
 	 * allocator's acquire then sees the settlement complete. */
 	atomic_store_explicit(word, atomic_load_explicit(word, memory_order_relaxed) ^
 			      (1ull << (s % 64)), memory_order_release);
-	atomic_store_explicit(&w->chunks_settled, settled + 1,
+	atomic_store_explicit(&w->chunks_settled, settled + chunks,
 			      memory_order_relaxed);
 }
 
@@ -397,6 +404,11 @@ void rp__fail_slots(struct rp_pool *pool, struct rp__worker *w,
 		    const struct rp_error *why);
 void rp__chunk_finished(struct rp_pool *pool);
 void rp__slot_release(struct rp__worker *w, struct rp__slot *sl);
+void rp__slot_fail_items(struct rp_pool *pool, struct rp__worker *w,
+			 struct rp__slot *sl, const struct rp_error *why,
+			 uint32_t n);
+void rp__slot_cancel_rest(struct rp_pool *pool, struct rp__worker *w,
+			  struct rp__slot *sl);
 void rp__worker_mark_corrupt(struct rp__worker *w);
 
 /* loop.c */

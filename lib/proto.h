@@ -27,6 +27,9 @@
  *                 whose result may shrink, nor a big one's); then nfail
  *                 RP_REC_FAIL records follow.
  *   RP_REC_FAIL   struct rp_fail_rec, then msg_len message bytes.
+ *   RP_REC_RESULT_ITEM struct rp_result_item_rec, then result_size bytes:
+ *                 one item of an RP_TASK_EACH chunk.  Each item of such a
+ *                 chunk, in order, sends either this or (failed) one FAIL.
  *
  * Trust: the owner trusts nothing a worker wrote.  Every field of a result
  * ring record is checked against what the owner itself recorded for the
@@ -53,12 +56,15 @@ enum rp_rec_kind {
 	RP_REC_FAIL,
 	RP_REC_TASK_NEXT,
 	RP_REC_RESULT_FULL,
-	RP_REC_KIND_MAX = RP_REC_RESULT_FULL,
+	RP_REC_RESULT_ITEM,
+	RP_REC_KIND_MAX = RP_REC_RESULT_ITEM,
 };
 
 /* slot_state values: the owner queues and cancels, the worker starts.
  * QUEUED -> RUNNING (worker's CAS) or QUEUED -> CANCELED (owner's CAS):
- * exactly one of the two wins. */
+ * exactly one of the two wins.  An RP_TASK_EACH chunk may also go
+ * RUNNING -> CANCELED (owner's CAS): the worker then runs no further item
+ * of it (it looks before each). */
 enum rp_slot_state {
 	RP_SLOT_IDLE = 0,
 	RP_SLOT_QUEUED,
@@ -85,6 +91,13 @@ struct rp_worker_ctl {
 	RP_ATOMIC(uint64_t) run_start_ns;
 	RP_ATOMIC(uint32_t) run_slot;
 	uint32_t pad1;
+	/* Items begun of the RP_TASK_EACH chunk in slot s: the worker writes
+	 * s << 32 when it starts the chunk, s << 32 | (i + 1) before it runs
+	 * item i (relaxed).  Read by the owner only once the worker is dead,
+	 * to tell the item that was running from those never begun.
+	 * Untrusted: a false note can only make the items of that chunk not
+	 * yet reported fail rather than run again. */
+	RP_ATOMIC(uint64_t) each_started;
 	/* The worker's counters, for rp_pool_stats (stats.c): written by the
 	 * worker alone, relaxed, each time it goes idle and wakes; untrusted
 	 * numbers, shown as they are. */
@@ -115,6 +128,12 @@ static_assert(sizeof(struct rp_worker_ctl) <= RP_WORKER_CTL_BYTES,
 #define RP_TASK_APPLY 0x1u   /* one item, result length may shrink, index -1 */
 #define RP_TASK_BIG   0x2u   /* item bytes follow in FRAG records */
 #define RP_TASK_TIMED 0x4u   /* has a deadline: report the start in ctl */
+/* Each item is a task of its own, as if sent as a chunk of one: several
+ * one-item chunks of a call share one record and one slot.  The worker
+ * publishes each item's outcome as it ends (RESULT_ITEM or FAIL) and notes
+ * each start (each_started), so a death fails the one item it was running
+ * and the items after it run elsewhere, as separate chunks would. */
+#define RP_TASK_EACH  0x8u
 
 struct rp_task_rec {
 	uint64_t fn;          /* rp_task_fn, valid in the workers' image */
@@ -147,7 +166,10 @@ static_assert(sizeof(struct rp_frag_rec) == 16, "frag record layout");
 
 /* rp_result_rec.flags */
 #define RP_RESULT_BIG      0x1u /* the results came in FRAG records */
-#define RP_RESULT_CANCELED 0x2u /* the task never ran: it was cancelled */
+/* The task never ran: it was cancelled.  For an RP_TASK_EACH chunk the
+ * owner cancelled while it ran, result_len is the first item not run (the
+ * items before it were reported); the rest never ran. */
+#define RP_RESULT_CANCELED 0x2u
 
 struct rp_result_rec {
 	uint32_t slot;
@@ -166,6 +188,13 @@ struct rp_result_full_rec {
 };
 
 static_assert(sizeof(struct rp_result_full_rec) == 8, "full result layout");
+
+struct rp_result_item_rec {
+	uint32_t slot;
+	uint32_t item;        /* which item of the chunk (0 .. nitems - 1) */
+};
+
+static_assert(sizeof(struct rp_result_item_rec) == 8, "item result layout");
 
 struct rp_fail_rec {
 	uint32_t slot;

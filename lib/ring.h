@@ -28,6 +28,10 @@
  *   back with one store of head: in rp__ring_release(), or when a peek has
  *   used up the batch it knew of and looks for more (so a consumer that
  *   never runs dry still hands space back once per batch).
+ *   rp__ring_publish_quiet() stores tail without the wake handshake, for
+ *   records that must be in shared memory now but not seen at once; the
+ *   next publish then owes the handshake (wake_owed) even if it has
+ *   nothing new to show.
  * - Ordering: the tail store is a release store (a seq_cst exchange in the
  *   symmetric wake mode, see wake.h) and pairs with the consumer's acquire
  *   load of tail; likewise the head store pairs with the producer's acquire
@@ -117,6 +121,7 @@ struct rp_ring_producer {
 	uint64_t resv_hdr;	/* header of the reservation at tail, 0: none */
 	uint32_t max_len;	/* largest payload, RP_RING_MAX_PAYLOAD */
 	int err;		/* 0, or the sticky -EBADMSG */
+	bool wake_owed;		/* shown quietly, handshake still to do */
 	struct rp_wake wake;	/* waits on writable, wakes readable */
 };
 
@@ -247,9 +252,10 @@ static inline int rp__ring_commit(struct rp_ring_producer *p, uint32_t len)
  */
 static inline void rp__ring_publish(struct rp_ring_producer *p)
 {
-	if (p->tail == p->tail_pub)
+	if (p->tail == p->tail_pub && !p->wake_owed)
 		return;
 	p->tail_pub = p->tail;
+	p->wake_owed = false;
 	/*
 	 * Release: pairs with the acquire load of tail in refresh_tail()
 	 * (ring.c), so the records are written before the consumer reads
@@ -258,6 +264,28 @@ static inline void rp__ring_publish(struct rp_ring_producer *p)
 	rp__wake_store_progress(&p->wake, &p->sh->tail, p->tail);
 	rp__wake_peer(&p->wake);
 
+}
+
+/*
+ * rp__ring_publish_quiet - make every committed record visible, without
+ * the wake handshake: a consumer asleep stays asleep.  For records that
+ * must be in shared memory (an owner reads them after the producer's
+ * death) but need not be seen at once.  A later rp__ring_publish() or
+ * rp__ring_release_publish() must follow; it does the handshake owed
+ * even if nothing was committed since.
+ */
+static inline void rp__ring_publish_quiet(struct rp_ring_producer *p)
+{
+	p->tail_pub = p->tail;
+	p->wake_owed = true;
+	/* Release: the records before the index, as in rp__ring_publish. */
+	RP_ATOMIC_STORE(&p->sh->tail, p->tail, __ATOMIC_RELEASE);
+}
+
+/* rp__ring_abort - forget the open reservation: nothing of it is seen. */
+static inline void rp__ring_abort(struct rp_ring_producer *p)
+{
+	p->resv_hdr = 0;
 }
 
 /*
@@ -387,7 +415,7 @@ static inline void rp__ring_release_publish(struct rp_ring_consumer *c,
 					    struct rp_ring_producer *p)
 {
 	bool released = c->head != c->head_pub;
-	bool published = p->tail != p->tail_pub;
+	bool published = p->tail != p->tail_pub || p->wake_owed;
 
 	if (released) {
 		c->head_pub = c->head;
@@ -395,6 +423,7 @@ static inline void rp__ring_release_publish(struct rp_ring_consumer *c,
 	}
 	if (published) {
 		p->tail_pub = p->tail;
+		p->wake_owed = false;
 		RP_ATOMIC_STORE(&p->sh->tail, p->tail, __ATOMIC_RELEASE);
 	}
 	if ((released && !c->wake.asym) || (published && !p->wake.asym))

@@ -13,7 +13,8 @@
  *
  * Results are published after each task, so a task's result never waits
  * for the next one; the publish is one store, and a wake-up only when the
- * owner announced it sleeps.
+ * owner announced it sleeps.  Items packed into one record (RP_TASK_EACH)
+ * are shown one by one, quietly, and the owner woken after the last.
  *
  * The worker trusts its task ring (the owner wrote it); a record it cannot
  * make sense of ends the worker with RP_WORKER_EXIT_PROTOCOL rather than
@@ -298,6 +299,27 @@ static unsigned char *gather_frags(struct worker *w, uint32_t slot, uint64_t len
 	return buf;
 }
 
+static void ctx_reset(rp_task_ctx_t *ctx, const struct worker *w,
+		      const struct rp_task_rec *t, uint32_t i)
+{
+	ctx->index = (t->flags & RP_TASK_APPLY) ? -1 :
+		(int64_t)(t->first_index + i);
+	ctx->worker = w->index;
+	ctx->code = 0;
+	ctx->msg_len = 0;
+	ctx->len_set = false;
+}
+
+/* The task's return value is what counts: a code it set and then did
+ * not return is dropped with its message. */
+static void ctx_settle_code(rp_task_ctx_t *ctx, int rc)
+{
+	if (ctx->code != rc) {
+		ctx->code = rc;
+		ctx->msg_len = 0;
+	}
+}
+
 /* Run every item; failures are staged, results land in out. */
 static void run_items(struct worker *w, const struct rp_task_rec *t,
 		      const unsigned char *items, unsigned char *out,
@@ -310,19 +332,11 @@ static void run_items(struct worker *w, const struct rp_task_rec *t,
 	for (uint32_t i = 0; i < t->nitems; i++) {
 		int rc;
 
-		ctx.index = (t->flags & RP_TASK_APPLY) ? -1 :
-			(int64_t)(t->first_index + i);
-		ctx.worker = w->index;
-		ctx.code = 0;
-		ctx.msg_len = 0;
-		ctx.len_set = false;
+		ctx_reset(&ctx, w, t, i);
 		rc = fn(items + (uint64_t)i * t->item_size, t->item_size,
 			out + (uint64_t)i * t->result_size, t->result_size, &ctx);
 		if (rc != 0) {
-			if (ctx.code != rc) {
-				ctx.code = rc;
-				ctx.msg_len = 0;
-			}
+			ctx_settle_code(&ctx, rc);
 			stage_fail(w, i, &ctx);
 		}
 		if ((t->flags & RP_TASK_APPLY) && ctx.len_set &&
@@ -385,6 +399,76 @@ static void run_big(struct worker *w, const struct rp_task_rec *t,
 	r.nfail = w->nfails;
 	push(w, RP_REC_RESULT, &r, sizeof(r), NULL, 0);
 	finish_fails(w, t->slot);
+}
+
+/* relaxed: the owner reads it only after our death (proto.h). */
+static void note_each_started(struct worker *w, uint32_t slot, uint32_t n)
+{
+	atomic_store_explicit(&w->ctl->each_started, (uint64_t)slot << 32 | n,
+			      memory_order_relaxed);
+}
+
+/*
+ * The owner cancelled the rest of the RP_TASK_EACH chunk we run (its
+ * slot moved from RUNNING to CANCELED).  relaxed: a request, with no
+ * data to go with it; an item begun before we see it runs to its end.
+ */
+static bool each_cancelled(const struct worker *w, uint32_t slot)
+{
+	return atomic_load_explicit(&w->ctl->slot_state[slot],
+				    memory_order_relaxed) == RP_SLOT_CANCELED;
+}
+
+/*
+ * An RP_TASK_EACH chunk: every item a task of its own (proto.h).  Its
+ * result is written in place and shown before the next item starts, so
+ * that what a death leaves in the ring is exactly the items that ended.
+ * Shown quietly: the owner, if asleep, is woken once, by the publication
+ * after the last item (run_task), as for any chunk.  Items not begun when
+ * the owner cancels the rest never run: a CANCELED RESULT says where we
+ * stopped.
+ */
+static void run_each(struct worker *w, const struct rp_task_rec *t,
+		     const unsigned char *items)
+{
+	rp_task_fn fn = (rp_task_fn)(uintptr_t)t->fn;
+	uint32_t len = (uint32_t)(sizeof(struct rp_result_item_rec) +
+				  t->result_size);
+	rp_task_ctx_t ctx;
+
+	/* No item begun yet: the note may be left from this slot's last use. */
+	note_each_started(w, t->slot, 0);
+	for (uint32_t i = 0; i < t->nitems; i++) {
+		struct rp_result_item_rec r = { .slot = t->slot, .item = i };
+		unsigned char *p;
+		int rc;
+
+		if (i && each_cancelled(w, t->slot)) {
+			struct rp_result_rec stop = {
+				.slot = t->slot, .flags = RP_RESULT_CANCELED,
+				.result_len = i,
+			};
+
+			push(w, RP_REC_RESULT, &stop, sizeof(stop), NULL, 0);
+			return;
+		}
+		p = reserve(w, RP_REC_RESULT_ITEM, len);
+		if (i)
+			rp__ring_publish_quiet(&w->results);
+		ctx_reset(&ctx, w, t, i);
+		note_each_started(w, t->slot, i + 1);
+		rc = fn(items + (uint64_t)i * t->item_size, t->item_size,
+			p + sizeof(r), t->result_size, &ctx);
+		if (rc == 0) {
+			memcpy(p, &r, sizeof(r));
+			rp__ring_commit(&w->results, len);
+			continue;
+		}
+		rp__ring_abort(&w->results);
+		ctx_settle_code(&ctx, rc);
+		push_fail(w, RP_REC_FAIL, t->slot, i, ctx.code, ctx.msg,
+			  ctx.msg_len);
+	}
 }
 
 static bool start_slot(struct worker *w, uint32_t slot)
@@ -467,6 +551,8 @@ static void run_task(struct worker *w, const struct rp_ring_rec *rec)
 					   .flags = RP_RESULT_CANCELED };
 
 		push(w, RP_REC_RESULT, &r, sizeof(r), NULL, 0);
+	} else if (t.flags & RP_TASK_EACH) {
+		run_each(w, &t, items);
 	} else if (!(t.flags & RP_TASK_APPLY) &&
 		   out_len <= w->inline_max - sizeof(struct rp_result_full_rec)) {
 		run_full(w, &t, items, out_len);

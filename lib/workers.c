@@ -382,14 +382,16 @@ static void respawn(struct rp_pool *pool, struct rp__worker *w)
  * Whether the chunk in slot s, at its worker's death (why), runs again:
  * always if it never started; if it was running, only when its caller
  * allowed retries, has some left, and the death was not the pool's doing
- * (deadline, cancel) or a corrupt ring.
+ * (deadline, cancel) or a corrupt ring.  Packed one-item chunks
+ * (RP_TASK_EACH) are taken back in any state: requeue_each() sorts out
+ * which of their items run again.
  */
 static bool runs_again(struct rp__worker *w, uint32_t s,
 		       const struct rp__slot *sl, const struct rp_error *why)
 {
 	uint32_t st = atomic_load(&w->ctl->slot_state[s]);
 
-	if (st == RP_SLOT_QUEUED)
+	if (st == RP_SLOT_QUEUED || (sl->flags & RP_TASK_EACH))
 		return true;
 	return st == RP_SLOT_RUNNING && why->code == RP_EWORKER_DIED &&
 	       sl->limits.attempt < sl->limits.retries &&
@@ -453,11 +455,79 @@ static struct rp__slot *rerun_slot(struct rp__worker *w,
 }
 
 /*
+ * Items of the dead worker's RP_TASK_EACH chunk in slot s that it began
+ * and did not report, from its note (proto.h): one, the item it was
+ * running, unless its ring broke off earlier (corrupt).  None if it never
+ * started the chunk: the note is then from the slot's last use.
+ */
+static uint32_t each_begun(struct rp__worker *w, uint32_t s,
+			   const struct rp__slot *sl)
+{
+	/* relaxed: the worker is dead, and its stores were all made. */
+	uint64_t note = atomic_load_explicit(&w->ctl->each_started,
+					     memory_order_relaxed);
+	uint32_t begun = (uint32_t)note;
+
+	if (atomic_load(&w->ctl->slot_state[s]) == RP_SLOT_QUEUED ||
+	    note >> 32 != s || begun <= sl->each_done)
+		return 0;
+	return begun - sl->each_done < sl->nitems - sl->each_done ?
+		       begun - sl->each_done : sl->nitems - sl->each_done;
+}
+
+/*
+ * The dead worker's RP_TASK_EACH chunk in sl, its record read back as t
+ * and items: what it began and did not report fails as a running chunk
+ * would (why); the items it never began run again, queued at *at, unless
+ * the call cancelled them.  Items already reported stay so, whatever the
+ * worker left in slot_state.  Returns the link after what was queued, or
+ * NULL without memory (the slot then stays, for rp__fail_slots).
+ */
+static struct rp__batch **requeue_each(struct rp_pool *pool,
+				       struct rp__worker *w,
+				       const struct rp_task_rec *t,
+				       const unsigned char *items,
+				       struct rp__slot *sl,
+				       const struct rp_error *why,
+				       struct rp__batch **at)
+{
+	uint32_t from;
+
+	rp__slot_fail_items(pool, w, sl, why, each_begun(w, t->slot, sl));
+	from = sl->each_done;
+	if (atomic_load(&sl->kill_canceled) || sl->each_stop_asked) {
+		rp__slot_cancel_rest(pool, w, sl);
+		return at;
+	}
+	if (from < t->nitems) {
+		struct rp__batch b = {
+			.sink = sl->sink, .fn = sl->fn,
+			.items = items + (uint64_t)from * t->item_size,
+			.base_index = t->first_index + from,
+			.next_index = t->first_index + from,
+			.end_index = t->first_index + t->nitems,
+			.chunksize = 1, /* one-item chunks, as they were */
+			.item_size = t->item_size,
+			.flags = sl->flags & ~RP_TASK_EACH,
+			.result_size = sl->result_size,
+			.limits = sl->limits,
+		};
+
+		at = rp__dispatch_requeue(pool, &b, at);
+		if (!at)
+			return NULL;
+	}
+	rp__slot_release(w, sl);
+	return at;
+}
+
+/*
  * Chunks the dead worker never started (their slot is still QUEUED: the
  * worker's CAS to RUNNING never happened, so they never ran) go back to
  * the head of the pending queue, in their order, to run elsewhere, and so
- * does the chunk it was running if it may be retried (runs_again); the
- * rest fail.  Their bytes are read back from its task ring, between the
+ * does the chunk it was running if it may be retried (runs_again), and
+ * the items of a packed run it had not begun (requeue_each); the rest
+ * fail.  Their bytes are read back from its task ring, between the
  * head it had released and our tail: a running chunk's record is released
  * only after it ran, and finished chunks are released before the next one
  * starts, so each slot appears there once at most.  A head that went
@@ -482,7 +552,11 @@ static void requeue(struct rp_pool *pool, struct rp__worker *w,
 		const unsigned char *items = NULL;
 		struct rp__slot *sl = rerun_slot(w, &rec, &t, &items, why);
 
-		if (sl) {
+		if (sl && (sl->flags & RP_TASK_EACH)) {
+			at = requeue_each(pool, w, &t, items, sl, why, at);
+			if (!at)
+				return; /* no memory: the rest fail as held */
+		} else if (sl) {
 			struct rp__batch b = {
 				.sink = sl->sink, .fn = sl->fn,
 				.items = items,

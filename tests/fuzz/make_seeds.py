@@ -12,10 +12,12 @@ import struct
 import sys
 
 KIND_FRAG, KIND_INIT, KIND_RESULT, KIND_FAIL = 2, 4, 5, 6
-KIND_RESULT_FULL = 8
+KIND_RESULT_FULL, KIND_RESULT_ITEM = 8, 9
 KIND_WRAP = 0xffff
 RESULT_BIG, RESULT_CANCELED = 0x1, 0x2
-BUSY, APPLY, CANCELED = 0x1, 0x2, 0x4
+BUSY, APPLY, CANCELED, EACH = 0x1, 0x2, 0x4, 0x8
+# Header byte 3: the sinks have chunks_done (a map's result does).
+BATCHED = 0x1
 
 
 class Worker:
@@ -51,6 +53,10 @@ class Worker:
     def result_full(self, slot, data, nfail=0):
         self.rec(KIND_RESULT_FULL, struct.pack('<II', slot, nfail) + data)
 
+    def result_item(self, slot, item, data):
+        """One item of an EACH slot: data is exactly its result_size."""
+        self.rec(KIND_RESULT_ITEM, struct.pack('<II', slot, item) + data)
+
     def fail(self, slot, item, code, msg=b''):
         self.rec(KIND_FAIL, struct.pack('<IIiI', slot, item, code, len(msg)) + msg)
 
@@ -60,14 +66,14 @@ class Worker:
     def frag(self, slot, offset, data):
         self.rec(KIND_FRAG, struct.pack('<IIQ', slot, 0, offset) + data)
 
-    def seed(self, slots, sleeping=0):
-        """slots: up to 4 of (flags, nitems, result_size)."""
+    def seed(self, slots, sleeping=0, sinks=0):
+        """slots: up to 4 of (flags, nitems, result_size); sinks: BATCHED."""
         if not self.marks or self.marks[-1] != self.t - self.head0:
             self.publish()
         assert 1 <= len(self.marks) <= 4
         cap_sel = {64 << i: i for i in range(7)}[self.cap]
         hdr = struct.pack('<BBBBIQ', cap_sel, len(self.marks) - 1, sleeping,
-                          0, 0, self.head0 % 2**64)
+                          sinks, 0, self.head0 % 2**64)
         tails = self.marks + [self.marks[-1]] * (4 - len(self.marks))
         hdr += struct.pack('<4Q', *tails)
         for i in range(4):
@@ -133,9 +139,54 @@ def seeds():
     # Counters far from 0 (fuzz_drain keeps them below 2^63).
     w = Worker(128, head0=2**63 - 48)
     w.init()
+    w.publish()
     w.result(0, b'x' * 16, nfail=1)
     w.fail(0, 1, 3, b'overflow lap')
     yield 'high_counters', w.seed([(BUSY, 2, 8)])
+
+    # Packed one-item chunks (EACH), as dispatch sends a map's chunksize 1
+    # to a sink with chunks_done: every item in order, a plain map chunk
+    # coming between them (its count and theirs told per sink).
+    w = Worker(256)
+    w.init()
+    w.result_item(0, 0, bytes([0]) * 8)
+    w.result_item(0, 1, bytes([1]) * 8)
+    w.publish()
+    w.result_full(1, b'm' * 16)
+    w.result_item(0, 2, bytes([2]) * 8)
+    w.result_item(0, 3, bytes([3]) * 8)
+    yield 'each_clean', w.seed([(BUSY | EACH, 4, 8), (BUSY, 2, 8)],
+                               sinks=BATCHED)
+
+    # An item in the middle fails: its FAIL is its only record.  Sinks
+    # without chunks_done, so every item is told with its index.
+    w = Worker(256)
+    w.init()
+    w.result_item(0, 0, b'a' * 8)
+    w.result_item(0, 1, b'b' * 8)
+    w.fail(0, 2, 7, b'item two failed')
+    w.result_item(0, 3, b'd' * 8)
+    w.result_item(0, 4, b'e' * 8)
+    yield 'each_fail_mid', w.seed([(BUSY | EACH, 5, 8)])
+
+    # The worker dies after three of six items, across a wrap: the owner
+    # fails the other three, each on its own.  Item 1 fails in the pass
+    # whose count of item 0 is still deferred.
+    w = Worker(128, head0=80)
+    w.result_item(0, 0, b'x' * 16)
+    w.fail(0, 1, -5)
+    w.publish()
+    w.result_item(0, 2, b'z' * 16)
+    yield 'each_cut_short', w.seed([(BUSY | EACH, 6, 16)], sinks=BATCHED)
+
+    # A packed chunk cancelled before it started comes back unrun; another
+    # beside it runs, with results of 4 bytes (records padded to 8).
+    w = Worker(256)
+    w.result(0, flags=RESULT_CANCELED)
+    w.result_item(1, 0, b'1234')
+    w.result_item(1, 1, b'5678')
+    yield 'each_cancel', w.seed([(BUSY | EACH | CANCELED, 3, 8),
+                                 (BUSY | EACH, 2, 4)])
 
 
 def main():
