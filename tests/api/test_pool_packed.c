@@ -573,54 +573,15 @@ static void failure_fails_only_its_item(void **state)
 }
 
 /*
- * 4. Cancel without force while each worker is held in the first item of
- * its first run: the held items end, and nothing not yet begun starts,
+ * Cancel while each worker is held in the first item of its first run.
+ * Only the two held items ever begin: nothing not yet begun starts,
  * neither the queued runs nor the rest of the two running ones, as if
- * each item were a queued chunk of its own; the pool's slots all come
- * back.
+ * each item were a queued chunk of its own (any item that started later,
+ * say on a replacement worker, would be counted at once); the pool's
+ * slots all come back.  Without force the held items end; with force
+ * their workers are killed.
  */
-static void cancel_stops_what_has_not_started(void **state)
-{
-	rp_pool_t *pool = pool_new(0, 0);
-	uint64_t items_run, chunks_run;
-	const struct rp_error *e;
-	rp_result_t *res;
-	uint32_t total;
-	int rc;
-
-	fill(N_SMALL, PK_COUNT | PK_HOLD);
-	res = map_async(pool, N_SMALL);
-	wait_held();
-	assert_int_equal(rp_result_cancel(res, false), 0);
-	p_raise(&pg->gate);
-	rc = map_get(res, &e);
-	assert_int_equal(rc, RP_ECANCELED);
-	assert_non_null(e);
-	assert_int_equal(e->code, RP_ECANCELED);
-	rp_result_free(res);
-
-	/* The next map runs behind whatever the first left on each worker. */
-	map_works(pool, N_BIG);
-	total = ran_at_most_once(N_SMALL);
-	/* Item 0 starts the first run; only the two held items ran. */
-	assert_int_equal(pg->held[0] == 0 || pg->held[1] == 0, 1);
-	assert_int_not_equal(pg->pid[pg->held[0]], pg->pid[pg->held[1]]);
-	assert_int_equal(pg->ran[pg->held[0]], 1);
-	assert_int_equal(pg->ran[pg->held[1]], 1);
-	assert_int_equal(total, 2);
-	assert_int_equal(pg->guard, 0);
-	assert_int_equal(pg->wrong_index, 0);
-	worker_totals(pool, &items_run, &chunks_run);
-	p_destroy(pool);
-}
-
-/*
- * 5. Cancel with force: both workers are killed in the first item of their
- * runs, and nothing else of the map ever starts, the rest of those runs
- * included (only the first two items to start wait: any other that
- * started, say on a replacement worker, would be counted at once).
- */
-static void forced_cancel_ends_running_runs(void **state)
+static void cancel_while_held(bool force)
 {
 	rp_pool_t *pool = pool_new(0, 0);
 	uint64_t items_run, chunks_run;
@@ -631,19 +592,24 @@ static void forced_cancel_ends_running_runs(void **state)
 	fill(N_SMALL, PK_COUNT | PK_HOLD);
 	res = map_async(pool, N_SMALL);
 	wait_held();
-	assert_int_equal(rp_result_cancel(res, true), 0);
+	assert_int_equal(rp_result_cancel(res, force), 0);
+	if (!force)
+		p_raise(&pg->gate);
 	rc = map_get(res, &e);
 	p_raise(&pg->gate);
 	assert_int_equal(rc, RP_ECANCELED);
 	assert_non_null(e);
 	assert_int_equal(e->code, RP_ECANCELED);
 	/* Item 0 was running: cancelled as the one-item chunk it is. */
-	assert_int_equal(e->index, 0);
+	if (force)
+		assert_int_equal(e->index, 0);
 	rp_result_free(res);
 
+	/* The next map runs behind whatever the first left on each worker. */
 	map_works(pool, N_BIG);
 	assert_int_equal(ran_at_most_once(N_SMALL), 2);
 	assert_int_equal(pg->held[0] == 0 || pg->held[1] == 0, 1);
+	assert_int_not_equal(pg->pid[pg->held[0]], pg->pid[pg->held[1]]);
 	assert_int_equal(pg->ran[pg->held[0]], 1);
 	assert_int_equal(pg->ran[pg->held[1]], 1);
 	assert_int_equal(pg->started, 2);
@@ -651,6 +617,19 @@ static void forced_cancel_ends_running_runs(void **state)
 	assert_int_equal(pg->wrong_index, 0);
 	worker_totals(pool, &items_run, &chunks_run);
 	p_destroy(pool);
+}
+
+/* 4. Cancel without force. */
+static void cancel_stops_what_has_not_started(void **state)
+{
+	cancel_while_held(false);
+}
+
+/* 5. Cancel with force: both workers are killed in the first item of their
+ * runs, and the rest of those runs never starts. */
+static void forced_cancel_ends_running_runs(void **state)
+{
+	cancel_while_held(true);
 }
 
 /*
