@@ -497,6 +497,40 @@ static void packed_map_is_right(void **state)
 }
 
 /*
+ * A map of N_MID items whose picked ones (inside runs) do what flag says:
+ * it fails with code, at the lowest picked item, from the worker that ran
+ * it.  The result stays the caller's, for more checks.
+ */
+static const struct rp_error *map_with_picked(rp_pool_t *pool, uint32_t flag,
+					      int code, rp_result_t **ret_res)
+{
+	const struct rp_error *e;
+
+	fill(N_MID, PK_COUNT);
+	for (int i = 0; i < N_MID; i++)
+		if (IS_PICKED(i))
+			items[i].flags |= flag;
+	*ret_res = map_async(pool, N_MID);
+	assert_int_equal(map_get(*ret_res, &e), code);
+	assert_non_null(e);
+	assert_int_equal(e->code, code);
+	assert_int_equal(e->index, FIRST_PICKED);
+	assert_int_equal(e->worker_pid, pg->pid[FIRST_PICKED]);
+	return e;
+}
+
+/* After map_with_picked: every item ran once, and the pool still works. */
+static void each_ran_once_and_pool_works(rp_pool_t *pool)
+{
+	uint64_t items_run, chunks_run;
+
+	assert_ran(N_MID, 1);
+	assert_int_equal(pg->wrong_index, 0);
+	map_works(pool, N_MID);
+	worker_totals(pool, &items_run, &chunks_run);
+}
+
+/*
  * 2. Items that kill their worker inside runs: only the running item
  * fails, the rest of its run runs elsewhere, nothing runs twice (a killer
  * run again would also be counted twice), and the map reports the lowest
@@ -505,31 +539,16 @@ static void packed_map_is_right(void **state)
 static void death_fails_only_the_running_item(void **state)
 {
 	rp_pool_t *pool = pool_new(0, RP_NO_LIMIT);
-	uint64_t items_run, chunks_run;
 	struct rp_pool_stats st;
 	const struct rp_error *e;
 	rp_result_t *res;
-	int rc;
 
-	fill(N_MID, PK_COUNT);
-	for (int i = 0; i < N_MID; i++)
-		if (IS_PICKED(i))
-			items[i].flags |= PK_KILL;
-	res = map_async(pool, N_MID);
-	rc = map_get(res, &e);
-	assert_int_equal(rc, RP_EWORKER_DIED);
-	assert_non_null(e);
-	assert_int_equal(e->code, RP_EWORKER_DIED);
-	assert_int_equal(e->index, FIRST_PICKED);
+	e = map_with_picked(pool, PK_KILL, RP_EWORKER_DIED, &res);
 	assert_int_equal(e->signal, SIGKILL);
 	assert_int_equal(e->attempts, 1);
-	assert_int_equal(e->worker_pid, pg->pid[FIRST_PICKED]);
 	rp_result_free(res);
 
-	assert_ran(N_MID, 1);
-	assert_int_equal(pg->wrong_index, 0);
-	map_works(pool, N_MID);
-	worker_totals(pool, &items_run, &chunks_run);
+	each_ran_once_and_pool_works(pool);
 	assert_int_equal(rp_pool_stats(pool, &st, NULL, 0), NWORKERS);
 	print_message("# %llu respawns, %llu chunks requeued\n",
 		      (unsigned long long)st.respawns,
@@ -545,30 +564,15 @@ static void death_fails_only_the_running_item(void **state)
 static void failure_fails_only_its_item(void **state)
 {
 	rp_pool_t *pool = pool_new(0, 0);
-	uint64_t items_run, chunks_run;
 	const struct rp_error *e;
 	rp_result_t *res;
-	int rc;
 
-	fill(N_MID, PK_COUNT);
-	for (int i = 0; i < N_MID; i++)
-		if (IS_PICKED(i))
-			items[i].flags |= PK_FAIL;
-	res = map_async(pool, N_MID);
-	rc = map_get(res, &e);
-	assert_int_equal(rc, RP_ETASK);
-	assert_non_null(e);
-	assert_int_equal(e->code, RP_ETASK);
-	assert_int_equal(e->index, FIRST_PICKED);
+	e = map_with_picked(pool, PK_FAIL, RP_ETASK, &res);
 	assert_int_equal(e->task_code, FAIL_CODE(FIRST_PICKED));
 	assert_string_equal(e->message, "item 3 failed");
-	assert_int_equal(e->worker_pid, pg->pid[FIRST_PICKED]);
 	rp_result_free(res);
 
-	assert_ran(N_MID, 1);
-	assert_int_equal(pg->wrong_index, 0);
-	map_works(pool, N_MID);
-	worker_totals(pool, &items_run, &chunks_run);
+	each_ran_once_and_pool_works(pool);
 	p_destroy(pool);
 }
 
