@@ -369,6 +369,34 @@ static void wait_held(void)
 			 __atomic_load_n(&pg->started, __ATOMIC_ACQUIRE));
 }
 
+/* Items the workers ran, checked to have come in fewer records: some
+ * were packed. */
+static uint64_t packed_items_run(rp_pool_t *pool)
+{
+	uint64_t items_run, chunks_run;
+
+	worker_totals(pool, &items_run, &chunks_run);
+	print_message("# %llu items in %llu records\n",
+		      (unsigned long long)items_run,
+		      (unsigned long long)chunks_run);
+	assert_true(chunks_run < items_run);
+	return items_run;
+}
+
+/* The pool's counters, shown in the test's output. */
+static void read_counters(rp_pool_t *pool, struct rp_pool_stats *st)
+{
+	assert_int_equal(rp_pool_stats(pool, st, NULL, 0), NWORKERS);
+	print_message("# submitted %llu, sent %llu, completed %llu, "
+		      "failed %llu, requeued %llu, respawns %llu\n",
+		      (unsigned long long)st->tasks_submitted,
+		      (unsigned long long)st->chunks_sent,
+		      (unsigned long long)st->chunks_completed,
+		      (unsigned long long)st->chunks_failed,
+		      (unsigned long long)st->chunks_requeued,
+		      (unsigned long long)st->respawns);
+}
+
 /*
  * Every item the pool took was told once, completed or failed: a double
  * report makes the sum exceed what was submitted, a lost one fall short.
@@ -378,15 +406,7 @@ static void assert_told_once(rp_pool_t *pool, uint64_t submitted)
 {
 	struct rp_pool_stats st;
 
-	assert_int_equal(rp_pool_stats(pool, &st, NULL, 0), NWORKERS);
-	print_message("# submitted %llu, completed %llu, failed %llu, "
-		      "sent %llu, requeued %llu, respawns %llu\n",
-		      (unsigned long long)st.tasks_submitted,
-		      (unsigned long long)st.chunks_completed,
-		      (unsigned long long)st.chunks_failed,
-		      (unsigned long long)st.chunks_sent,
-		      (unsigned long long)st.chunks_requeued,
-		      (unsigned long long)st.respawns);
+	read_counters(pool, &st);
 	assert_int_equal(st.tasks_submitted, submitted);
 	assert_int_equal(st.chunks_completed + st.chunks_failed, submitted);
 }
@@ -476,12 +496,7 @@ static void packed_map_is_right(void **state)
 	assert_ran(N_BIG, 1);
 	assert_int_equal(pg->wrong_index, 0);
 
-	worker_totals(pool, &items_run, &chunks_run);
-	print_message("# %llu items in %llu records\n",
-		      (unsigned long long)items_run,
-		      (unsigned long long)chunks_run);
-	assert_int_equal(items_run, N_BIG);
-	assert_true(chunks_run < items_run);
+	assert_int_equal(packed_items_run(pool), N_BIG);
 
 	map_works(pool, N_BIG);
 	worker_totals(pool, &items_run, &chunks_run);
@@ -647,7 +662,6 @@ static void forced_cancel_ends_running_runs(void **state)
 static void runs_respect_max_queued(void **state)
 {
 	rp_pool_t *pool = pool_new(5, 0);
-	uint64_t items_run, chunks_run;
 
 	fill(N_SMALL, PK_COUNT | PK_DONE);
 	items[0].flags = PK_COUNT | PK_WAIT;
@@ -657,11 +671,7 @@ static void runs_respect_max_queued(void **state)
 	assert_ran(N_SMALL, 1);
 	assert_int_equal(pg->wrong_index, 0);
 	/* Not vacuous: runs (of two) were sent. */
-	worker_totals(pool, &items_run, &chunks_run);
-	print_message("# %llu items in %llu records\n",
-		      (unsigned long long)items_run,
-		      (unsigned long long)chunks_run);
-	assert_true(chunks_run < items_run);
+	packed_items_run(pool);
 	p_destroy(pool);
 }
 
@@ -687,14 +697,7 @@ static void stats_count_each_requeued_item(void **state)
 	rp_result_free(res);
 	assert_ran(N_MID, 1);
 
-	assert_int_equal(rp_pool_stats(pool, &st, NULL, 0), NWORKERS);
-	print_message("# submitted %llu, sent %llu, completed %llu, "
-		      "failed %llu, requeued %llu\n",
-		      (unsigned long long)st.tasks_submitted,
-		      (unsigned long long)st.chunks_sent,
-		      (unsigned long long)st.chunks_completed,
-		      (unsigned long long)st.chunks_failed,
-		      (unsigned long long)st.chunks_requeued);
+	read_counters(pool, &st);
 	assert_int_equal(st.tasks_submitted, N_MID);
 	assert_int_equal(st.chunks_failed, 1);
 	assert_int_equal(st.chunks_completed, N_MID - 1);
