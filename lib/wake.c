@@ -14,6 +14,7 @@
 
 #include <liburing.h>
 
+#include "fallback.h"
 #include "uring_compat.h"
 
 /* io_uring user_data tags of the self-contained wait. */
@@ -74,8 +75,8 @@ static bool asym_registered(void)
 void rp__wake_init(struct rp_wake *w, struct rp_wake_word *mine,
 		   struct rp_wake_word *peer)
 {
-	/* RP_WAKE_SYMMETRIC=1 forces the fallback, so that tests cover it. */
-	w->asym = !getenv("RP_WAKE_SYMMETRIC") && asym_registered();
+	w->asym = !rp__fallback_forced(RP_FALLBACK_MEMBARRIER) &&
+		  asym_registered();
 	/*
 	 * seq_cst: our mode is visible before any later load B of ours can
 	 * run, so a waiter that still reads the old mode announced (A) early
