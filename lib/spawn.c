@@ -23,15 +23,55 @@ const char *rp__spawn_current_name(void)
 	return current_name;
 }
 
-/*
- * The parent-death signal is armed first, then the parent checked: had it
- * died before prctl, the check sees the reaper instead and we leave; had it
- * died after, the signal comes.  No window either way.
- */
-static void tie_to_parent(pid_t parent)
+static int passed_fd = -1;
+
+int rp__spawn_passed_fd(void)
 {
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+	return passed_fd;
+}
+
+/* What on_parent_gone compares and kills; set before it is armed. */
+static volatile sig_atomic_t watched_parent;
+static volatile sig_atomic_t watch_group;
+
+/*
+ * The thread that made us ended.  If the parent process lives on, the
+ * kernel gave us to another of its threads and getppid() still names it:
+ * nothing to do.  Otherwise we were given to a reaper, and we end.
+ */
+static void on_parent_gone(int sig)
+{
+	(void)sig;
+	if (getppid() == (pid_t)watched_parent)
+		return;
+	kill(watch_group ? 0 : getpid(), SIGKILL);
+}
+
+void rp__child_watch_parent(pid_t parent)
+{
+	struct sigaction sa = {
+		.sa_handler = on_parent_gone,
+		/* A thread of the parent ending must not fail the child's
+		 * system calls with EINTR where they can be restarted. */
+		.sa_flags = SA_RESTART,
+	};
+	sigset_t one;
+
+	watched_parent = parent;
+	sigfillset(&sa.sa_mask);
+	sigemptyset(&one);
+	sigaddset(&one, RP_PARENT_GONE_SIGNAL);
+	if (sigaction(RP_PARENT_GONE_SIGNAL, &sa, NULL) < 0 ||
+	    sigprocmask(SIG_UNBLOCK, &one, NULL) < 0 ||
+	    prctl(PR_SET_PDEATHSIG, RP_PARENT_GONE_SIGNAL) < 0)
 		_exit(127);
+	/* Had the parent died before prctl, nobody would signal us. */
+	on_parent_gone(RP_PARENT_GONE_SIGNAL);
+}
+
+void rp__child_watch_group(void)
+{
+	watch_group = 1;
 }
 
 /*
@@ -77,12 +117,20 @@ static void set_comm(const char *name)
 
 void rp__child_run(const struct rp__child_spec *spec)
 {
+	int keep[RP_SPAWN_MAX_KEEP + 1];
+	int nkeep = spec->nkeep;
 	int status;
 
-	tie_to_parent(spec->parent);
+	/* Signals first: the parent's handler of our parent-death signal
+	 * (if it had one) must not be the one that runs. */
 	reset_signals(spec->restore_int_quit);
-	if (rp__sys_close_fds_except(3, spec->keep_fds, spec->nkeep) < 0)
+	rp__child_watch_parent(spec->parent);
+	memcpy(keep, spec->keep_fds, sizeof(int) * (size_t)nkeep);
+	if (spec->pass_fd >= 0)
+		keep[nkeep++] = spec->pass_fd;
+	if (rp__sys_close_fds_except(3, keep, nkeep) < 0)
 		_exit(127);
+	passed_fd = spec->pass_fd;
 	memcpy(current_name, spec->name, sizeof(current_name));
 	current_name[sizeof(current_name) - 1] = '\0';
 	if (spec->comm[0])

@@ -15,6 +15,14 @@
 #define RP_SPAWN_MAX_KEEP 32
 #define RP_SPAWN_NAME_MAX 64
 
+/*
+ * A child's parent-death signal.  Linux sends it when the *thread* that
+ * made the child ends, not only when the parent process does; its handler
+ * (spawn.c) tells the two apart, so a pool or process outlives the thread
+ * that created it.  SIGKILL could not tell them apart.
+ */
+#define RP_PARENT_GONE_SIGNAL (SIGRTMAX)
+
 /* A child's main function: its return value is the exit status. */
 typedef int (*rp__child_main_fn)(void *payload, size_t len);
 
@@ -28,6 +36,9 @@ struct rp__child_spec {
 	cpu_set_t cpus;
 	int keep_fds[RP_SPAWN_MAX_KEEP]; /* besides 0, 1 and 2 */
 	int nkeep;
+	int pass_fd;                /* one more fd the child keeps and finds
+				     * with rp__spawn_passed_fd(); -1: none.
+				     * The zygote sends it along (SCM_RIGHTS) */
 	pid_t parent;               /* the pid the child must see as parent */
 	bool restore_int_quit;      /* SIGINT/SIGQUIT back to default: the
 				     * zygote ignores them for itself only */
@@ -39,6 +50,26 @@ struct rp__child_spec {
  * spec->main and exit with its status.  Never returns.
  */
 __attribute__((noreturn)) void rp__child_run(const struct rp__child_spec *spec);
+
+/*
+ * rp__child_watch_group - in a child that leads its own process group:
+ * from now on the parent's end kills the whole group (what its tasks
+ * started too), not only this process.
+ */
+void rp__child_watch_group(void);
+
+/*
+ * rp__child_watch_parent - in a child: end this process (SIGKILL) when
+ * its parent process ends, with no window: the signal is armed first,
+ * then the parent looked for.  Uses RP_PARENT_GONE_SIGNAL and its
+ * handler; a child that takes that signal over, ignores or blocks it
+ * outlives its parent.  Async-signal-safe.
+ */
+void rp__child_watch_parent(pid_t parent);
+
+/* The fd the child was passed (spec->pass_fd, renumbered by the zygote),
+ * or -1. */
+int rp__spawn_passed_fd(void);
 
 /*
  * rp__spawn_direct - clone the child straight from the calling thread.

@@ -28,11 +28,10 @@ struct rp_worker_args {
 	uint32_t index;
 	uint32_t nworkers;
 	uint32_t wait_policy;     /* enum rp_wake_policy */
-	uint32_t pad;
+	uint32_t wake_efd;        /* 1: wake the owner through the eventfd
+				   * passed to the child (rp__spawn_passed_fd)
+				   * as well as its futex */
 };
-
-/* A worker's parent-death signal: it kills the worker's process group. */
-#define RP_OWNER_GONE_SIGNAL (SIGRTMAX)
 
 /* rp__worker_main - a worker's whole life (an rp__child_main_fn). */
 int rp__worker_main(void *payload, size_t len);

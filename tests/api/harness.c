@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include "harness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <linux/futex.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -158,6 +160,13 @@ void h_untrack(rp_process_t *p)
 			tracked[i] = NULL;
 }
 
+rp_process_t *h_track(rp_process_t *p)
+{
+	assert_non_null(p);
+	track(p);
+	return p;
+}
+
 rp_process_t *h_new(const struct rp_process_opts *opts)
 {
 	rp_process_t *p = NULL;
@@ -263,6 +272,71 @@ void h_pidfd_wait(int pidfd)
 	if (r != 1)
 		fail_msg("process did not end within the %d s guard",
 			 H_GUARD_S);
+}
+
+/* Whether /proc/<pid>/comm reads comm. */
+static bool comm_is(pid_t pid, const char *comm)
+{
+	char path[64], buf[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	return strcmp(buf, comm) == 0;
+}
+
+pid_t h_find_child(const char *comm)
+{
+	DIR *tasks = opendir("/proc/self/task");
+	struct dirent *t;
+	pid_t found = 0;
+
+	assert_non_null(tasks);
+	while ((t = readdir(tasks))) {
+		char path[300];
+		FILE *f;
+		int pid;
+
+		if (t->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/children",
+			 t->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fscanf(f, "%d", &pid) == 1) {
+			if (!comm_is(pid, comm))
+				continue;
+			if (found && found != pid)
+				fail_msg("two children named %s: %d and %d",
+					 comm, (int)found, pid);
+			found = pid;
+		}
+		fclose(f);
+	}
+	closedir(tasks);
+	return found;
+}
+
+void h_join_thread_gone(pthread_t t, pid_t tid)
+{
+	int64_t end = now_ns() + H_GUARD_NS;
+	char path[64];
+
+	assert_int_equal(pthread_join(t, NULL), 0);
+	snprintf(path, sizeof(path), "/proc/self/task/%d", (int)tid);
+	while (access(path, F_OK) == 0) {
+		if (now_ns() > end)
+			fail_msg("thread %d still in /proc/self/task after %d s",
+				 (int)tid, H_GUARD_S);
+		sched_yield();
+	}
 }
 
 /* ---- fixtures ---- */

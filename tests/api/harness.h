@@ -17,6 +17,7 @@
 #ifndef RP_TEST_HARNESS_H
 #define RP_TEST_HARNESS_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -90,6 +91,8 @@ rp_process_t *h_new(const struct rp_process_opts *opts);
 /* A tracked h_block_fn child on slot with the given code, name, daemon. */
 rp_process_t *h_new_blocker(enum rp_start_method m, int slot, int code,
 			    const char *name, bool daemon);
+/* Track a process made elsewhere (by another thread), as h_new does. */
+rp_process_t *h_track(rp_process_t *p);
 /* Untrack and rp_process_free(). */
 void h_free(rp_process_t *p);
 /* Untrack only (after a successful rp_process_close()). */
@@ -116,6 +119,21 @@ bool h_child_reaped(pid_t pid);
 int h_pidfd(pid_t pid);
 void h_pidfd_wait(int pidfd);
 void h_pidfd_close(int pidfd);
+
+/*
+ * The one child of this process (of any of its threads) whose comm is
+ * comm, or 0 when there is none; fails the test when there are several.
+ * For the library's helpers, such as "rp-zygote".
+ */
+pid_t h_find_child(const char *comm);
+
+/*
+ * pthread_join(t), then wait (bounded by the guard) until the kernel is
+ * done with thread tid: it leaves /proc/self/task only after it has sent
+ * the parent-death signals of the children it made, which pthread_join
+ * alone does not wait for.
+ */
+void h_join_thread_gone(pthread_t t, pid_t tid);
 
 /* Per-test fixtures as cmocka entries: T(fn), and T2 for BOTH's pair. */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, h_setup, h_teardown)

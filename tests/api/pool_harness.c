@@ -246,6 +246,13 @@ rp_pool_t *p_pool(const struct rp_pool_opts *opts)
 	return pool;
 }
 
+rp_pool_t *p_track(rp_pool_t *pool)
+{
+	assert_non_null(pool);
+	track((void **)pools, pool);
+	return pool;
+}
+
 rp_pool_t *p_pool_n(unsigned n)
 {
 	struct rp_pool_opts o = {

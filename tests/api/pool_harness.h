@@ -128,6 +128,8 @@ void p_open(int slot);
 
 /* Create (asserting success) and track, so a failed test leaks nothing. */
 rp_pool_t *p_pool(const struct rp_pool_opts *opts);
+/* Track a pool made elsewhere (by another thread), as p_pool does. */
+rp_pool_t *p_track(rp_pool_t *pool);
 /* A pool of n workers with p_init as initializer. */
 rp_pool_t *p_pool_n(unsigned n);
 /* Untrack and rp_pool_destroy(). */
