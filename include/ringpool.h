@@ -103,9 +103,20 @@ RP_API const char *rp_err_name(int code);
  *   multi-threaded caller can inherit a lock (malloc's, stdio's) that another
  *   thread held and deadlock on it.
  *
- * Both track the child with a pidfd and make the caller its parent, which
- * reaps it: the caller must not reap children it did not start (waitpid(-1),
- * SIGCHLD set to SIG_IGN).
+ * Both track the child with a pidfd and make the caller's process its
+ * parent, which reaps it.  Another waiter in the caller's process (an
+ * application's SIGCHLD handler looping on waitpid(-1, ..., WNOHANG), a
+ * thread blocked in wait() or waitid(P_ALL)) never sees RP_START_FORK
+ * children: they have no exit signal.  RP_START_FORKSERVER children are
+ * cloned by the zygote with CLONE_PARENT, which gives them the zygote's
+ * exit signal, SIGCHLD (the zygote must come from fork(), whose atfork
+ * handlers make it safe): such a waiter can reap them first.  From Linux
+ * 6.15 the library then still reads the true status from the pidfd
+ * (PIDFD_INFO_EXIT).  On older kernels the status is lost: a worker's
+ * death is reported with exit_status -1 (the signal only where the worker
+ * recorded a crash), and rp_process_exitcode() returns -ECHILD.  Use
+ * RP_START_FORK, or waitpid() on your own children's pids, where both
+ * must meet on such a kernel.
  */
 enum rp_start_method {
 	RP_START_DEFAULT = 0,
@@ -139,8 +150,15 @@ struct rp_process_opts {
  *
  * At the caller's normal exit (exit() or return from main) daemon children
  * still running are terminated (SIGTERM) and reaped, and other children are
- * joined, as in Python.  Every child, daemon or not, gets SIGKILL if its
- * parent thread dies: none outlives an owner killed outright.
+ * joined, as in Python.  Every child, daemon or not, is killed (SIGKILL)
+ * when the caller's process ends otherwise: none outlives an owner killed
+ * outright.  It outlives the thread that started it, though: Linux sends
+ * a child its parent-death signal when that *thread* ends, so the signal
+ * is SIGRTMAX, whose handler (in place before the target runs) ends the
+ * child only if the parent process is gone.  A target that takes SIGRTMAX
+ * over, ignores or blocks it can outlive an owner killed outright; a
+ * thread of the owner ending interrupts, at most, a sleep of the child's
+ * that no signal restarts (nanosleep: EINTR).
  *
  * Returns 0 and *ret_proc, or -EINVAL (NULL opts, target or ret_proc; arg
  * NULL with arg_len > 0; unknown start method; empty cpu set), -ENOMEM.
@@ -178,7 +196,9 @@ RP_API int rp_process_is_alive(rp_process_t *proc);
  * Python: Process.exitcode.  Returns 1 and *ret_code: the exit status
  * (0..255), or minus the signal number that killed it (-15 after terminate,
  * -9 after kill).  Returns 0 when there is none yet (not started, or still
- * running; ret_code untouched), -EINVAL for NULL arguments.
+ * running; ret_code untouched), -EINVAL for NULL arguments, -ECHILD when
+ * the child ended but another waiter of this process reaped it on a kernel
+ * that keeps no status for us (see enum rp_start_method).
  */
 RP_API int rp_process_exitcode(rp_process_t *proc, int *ret_code);
 
@@ -262,7 +282,9 @@ struct rp_error {
 			    * -1 otherwise */
 	pid_t worker_pid;  /* the worker involved, 0 if none */
 	int signal;        /* RP_EWORKER_DIED: the signal that killed it */
-	int exit_status;   /* RP_EWORKER_DIED: its exit status if it exited */
+	int exit_status;   /* RP_EWORKER_DIED: its exit status if it exited;
+			    * -1 when another waiter took it (see enum
+			    * rp_start_method) */
 	unsigned attempts; /* RP_EWORKER_DIED, -ETIMEDOUT: the runs the task
 			    * had, retries included; 0 for other codes */
 	char message[RP_ERROR_MESSAGE_MAX]; /* the task's message, or ours */
@@ -497,6 +519,11 @@ struct rp_pool_stats {
 	uint64_t deadline_kills;   /* workers stopped for a task's deadline */
 	uint64_t worker_moves;     /* workers moved off a waiting owner
 				    * thread's CPU (see rp_pool_create) */
+	uint64_t zygote_restarts;  /* RP_START_FORKSERVER: zygotes started
+				    * again after the last one was lost
+				    * (killed from outside) */
+	pid_t zygote_pid;          /* RP_START_FORKSERVER: the zygote now;
+				    * 0 when there is none */
 	unsigned nworkers;
 };
 

@@ -130,14 +130,22 @@ static void on_cqe(struct loop_state *ls, const struct io_uring_cqe *cqe)
 }
 
 /*
- * The replacement reset the ring and its wake word under the FUTEX_WAIT we
- * may have in flight: wake that wait so it completes and is re-armed on
- * the new word (a shared futex: the word lives in shared memory).
+ * The replacement reset the ring and its wake word under the wait we may
+ * have in flight: end that wait so it completes and is re-armed on the
+ * new word.  A FUTEX_WAIT is woken (a shared futex: the word lives in
+ * shared memory); an eventfd read is given a count.
  */
 static void release_old_wait(struct loop_state *ls, unsigned i)
 {
 	struct rp__worker *w = &ls->pool->workers[i];
+	uint64_t one = 1;
 
+	if (w->wake_efd >= 0) {
+		while (write(w->wake_efd, &one, sizeof(one)) < 0 &&
+		       errno == EINTR)
+			;
+		return;
+	}
 	syscall(SYS_futex, &w->results.wake.mine->seq, FUTEX_WAKE, INT32_MAX,
 		NULL, NULL, 0);
 }

@@ -174,17 +174,11 @@ static struct rp_pool *pool_alloc(void)
 	return pool;
 }
 
-/* The zygote holds the regions now; other children of ours must not. */
 static int start_zygote(struct rp_pool *pool)
 {
-	int err;
-
 	if (pool->method != RP_START_FORKSERVER)
 		return 0;
-	err = rp__zygote_start(NULL, 0, &pool->zygote);
-	if (err == 0)
-		rp__workers_fork_advice(pool, MADV_DONTFORK);
-	return err;
+	return rp__workers_start_zygote(pool);
 }
 
 static int start_workers(struct rp_pool *pool)

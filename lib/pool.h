@@ -180,6 +180,10 @@ struct rp__worker {
 	size_t ring_bytes;
 	pid_t pid;
 	int pidfd;                        /* -1 when none */
+	/* Where IORING_OP_FUTEX_WAIT is missing: the eventfd the loop reads
+	 * for this worker's result ring and the worker writes (passed to
+	 * each process of this worker in turn); -1 otherwise. */
+	int wake_efd;
 	_Atomic int cpu;                  /* pinned to; -1 when not pinned */
 	_Atomic bool dead;                /* set by the loop before replacing */
 	_Atomic bool corrupt;             /* its result ring failed checks */
@@ -245,7 +249,7 @@ struct rp_pool {
 	rp_init_fn init_fn;
 	void *initarg;
 	size_t initarg_len;
-	struct rp__zygote *zygote;
+	struct rp__zygote *zygote;        /* replaced under submit_lock */
 	pid_t owner;
 
 	_Atomic int state;                /* enum rp__pool_state */
@@ -293,7 +297,7 @@ struct rp_pool {
 		/* from anywhere, and rare: relaxed atomics */
 		_Atomic uint64_t chunks_failed RP_LINE_ALIGNED;
 		_Atomic uint64_t chunks_requeued, respawns, deadline_kills,
-			loop_wakeups, worker_moves;
+			loop_wakeups, worker_moves, zygote_restarts;
 	} counters;
 
 	/* The loop thread. */
@@ -427,6 +431,7 @@ void rp__deadline_error(const struct rp__slot *sl, pid_t pid,
 
 /* workers.c */
 int rp__workers_setup(struct rp_pool *pool);
+int rp__workers_start_zygote(struct rp_pool *pool);
 int rp__worker_spawn(struct rp_pool *pool, struct rp__worker *w);
 int rp__workers_spawn_all(struct rp_pool *pool);
 void rp__worker_replace(struct rp_pool *pool, struct rp__worker *w);

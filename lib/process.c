@@ -23,9 +23,6 @@
 
 enum proc_state { PROC_CREATED, PROC_RUNNING, PROC_ENDED };
 
-/* Exit code reported when somebody else reaped our child. */
-#define EXITCODE_LOST 255
-
 /* The payload a child receives: the target, then the argument bytes at a
  * 16-byte boundary so any argument struct is aligned as malloc would. */
 struct child_payload_head {
@@ -39,6 +36,8 @@ struct rp_process {
 	_Atomic pid_t pid;
 	int pidfd;      /* open from start until free: never reused under a waiter */
 	int exitcode;
+	bool status_lost;   /* another waiter reaped it, and the kernel kept
+			     * no status for us (sys.h) */
 	char *name;
 	bool daemon;
 	bool pin;
@@ -121,7 +120,7 @@ static void reap_locked(struct rp_process *p)
 		p->exitcode = code;
 		p->state = PROC_ENDED;
 	} else if (r == -ECHILD) {
-		p->exitcode = EXITCODE_LOST;
+		p->status_lost = true;
 		p->state = PROC_ENDED;
 	}
 }
@@ -333,6 +332,7 @@ static void fill_spec(const struct rp_process *p, struct rp__child_spec *spec)
 	spec->pin = p->pin;
 	spec->cpus = p->cpus;
 	spec->parent = getpid();
+	spec->pass_fd = -1;
 }
 
 RP_API int rp_process_start(rp_process_t *p)
@@ -395,7 +395,9 @@ RP_API int rp_process_exitcode(rp_process_t *p, int *ret_code)
 	pthread_mutex_lock(&p->lock);
 	reap_locked(p);
 	known = p->state == PROC_ENDED;
-	if (known)
+	if (known && p->status_lost)
+		known = -ECHILD;
+	else if (known)
 		*ret_code = p->exitcode;
 	pthread_mutex_unlock(&p->lock);
 	return known;

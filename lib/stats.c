@@ -86,6 +86,8 @@ RP_API int rp_pool_stats(rp_pool_t *pool, struct rp_pool_stats *ret,
 		if (i < cap)
 			worker_stats(&pool->workers[i], &workers[i]);
 	}
+	/* The loop thread replaces the zygote under submit_lock. */
+	s.zygote_pid = rp__zygote_pid(pool->zygote);
 	pthread_mutex_lock(&pool->drain_lock);
 	s.chunks_completed = pool->counters.chunks_completed;
 	pthread_mutex_unlock(&pool->drain_lock);
@@ -96,6 +98,7 @@ RP_API int rp_pool_stats(rp_pool_t *pool, struct rp_pool_stats *ret,
 	s.deadline_kills = LOAD(pool->counters.deadline_kills);
 	s.worker_moves = LOAD(pool->counters.worker_moves);
 	s.loop_wakeups = LOAD(pool->counters.loop_wakeups);
+	s.zygote_restarts = LOAD(pool->counters.zygote_restarts);
 	s.nworkers = pool->nworkers;
 	if (ret)
 		*ret = s;

@@ -2,6 +2,7 @@
 #include "sys.h"
 #include "rp_config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <linux/futex.h>
 #include <linux/sched.h>
@@ -11,6 +12,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +20,8 @@
 #if RP_HAVE_VALGRIND_H
 #include <valgrind/valgrind.h>
 #endif
+
+#include "fallback.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -34,13 +38,11 @@ static _Atomic int clone_mode = CLONE_MODE_UNKNOWN;
 static int clone_mode_get(void)
 {
 	int mode = atomic_load_explicit(&clone_mode, memory_order_relaxed);
-	const char *force;
 
 	if (mode != CLONE_MODE_UNKNOWN)
 		return mode;
-	force = getenv("RP_NO_CLONE3");
-	mode = (force && *force && strcmp(force, "0")) ? CLONE_MODE_LEGACY :
-							   CLONE_MODE_CLONE3;
+	mode = rp__fallback_forced(RP_FALLBACK_CLONE3) ? CLONE_MODE_LEGACY :
+							 CLONE_MODE_CLONE3;
 	atomic_store_explicit(&clone_mode, mode, memory_order_relaxed);
 	return mode;
 }
@@ -155,6 +157,45 @@ int rp__sys_pidfd_send_signal(int pidfd, pid_t pid, int sig)
 	return kill(pid, sig) < 0 ? -errno : 0;
 }
 
+/*
+ * PIDFD_GET_INFO (Linux 6.13) with PIDFD_INFO_EXIT (6.15): the exit status
+ * of a process behind a pidfd, kept by the kernel even after another
+ * waiter reaped it.  Debian 12's headers predate both; the layout is the
+ * first version of struct pidfd_info (64 bytes), which every later kernel
+ * accepts.
+ */
+struct pidfd_info_v0 {
+	uint64_t mask;
+	uint64_t cgroupid;
+	uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid;
+	uint32_t fsuid, fsgid;
+	int32_t exit_code;          /* a wait status, as waitpid() gives */
+};
+
+#define RP_PIDFD_GET_INFO _IOWR(0xFF, 11, struct pidfd_info_v0)
+#define RP_PIDFD_INFO_EXIT (1ull << 3)
+
+static_assert(sizeof(struct pidfd_info_v0) == 64, "PIDFD_INFO_SIZE_VER0");
+
+/* The status of a child that somebody else reaped: 1 and *ret_code, or
+ * -ECHILD where the kernel keeps none (or the fallback is forced). */
+static int reaped_elsewhere(int pidfd, int *ret_code)
+{
+	struct pidfd_info_v0 info;
+
+	if (rp__fallback_forced(RP_FALLBACK_PIDFD_EXIT))
+		return -ECHILD;
+	memset(&info, 0, sizeof(info));
+	info.mask = RP_PIDFD_INFO_EXIT;
+	if (ioctl(pidfd, RP_PIDFD_GET_INFO, &info) < 0 ||
+	    !(info.mask & RP_PIDFD_INFO_EXIT))
+		return -ECHILD;
+	*ret_code = WIFEXITED(info.exit_code) ? WEXITSTATUS(info.exit_code) :
+		    WIFSIGNALED(info.exit_code) ? -WTERMSIG(info.exit_code) :
+		    -ECHILD;
+	return *ret_code == -ECHILD ? -ECHILD : 1;
+}
+
 int rp__sys_pidfd_reap(int pidfd, int *ret_code)
 {
 	siginfo_t si;
@@ -163,7 +204,8 @@ int rp__sys_pidfd_reap(int pidfd, int *ret_code)
 	/* __WALL: children made with exit_signal 0 are invisible otherwise. */
 	if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si,
 		   WEXITED | WNOHANG | __WALL) < 0)
-		return -errno;
+		return errno == ECHILD ? reaped_elsewhere(pidfd, ret_code) :
+					 -errno;
 	if (si.si_pid == 0)
 		return 0;
 	*ret_code = si.si_code == CLD_EXITED ? si.si_status : -si.si_status;

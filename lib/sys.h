@@ -22,7 +22,7 @@ extern "C" {
  * flags may hold CLONE_PARENT; exit_signal is the signal the parent gets
  * when the child ends (0 for none: then only __WALL waits see the child).
  * Uses clone3 with CLONE_PIDFD; where clone3 is missing (ENOSYS, as under
- * valgrind) or RP_NO_CLONE3=1 is set in the environment, the legacy clone
+ * valgrind) or its fallback is forced (fallback.h), the legacy clone
  * syscall with CLONE_PIDFD.
  */
 pid_t rp__sys_clone(uint64_t flags, int exit_signal, int *ret_pidfd);
@@ -48,7 +48,10 @@ int rp__sys_pidfd_send_signal(int pidfd, pid_t pid, int sig);
 /*
  * rp__sys_pidfd_reap - reap the child behind pidfd if it has ended.
  * Returns 1 and *ret_code (exit status, or minus the killing signal),
- * 0 while it runs, -errno (-ECHILD: somebody else reaped it).
+ * 0 while it runs, -errno.  When another waiter of this process reaped it
+ * first (waitpid(-1) in a SIGCHLD handler), the status still comes from
+ * the pidfd where the kernel keeps it (PIDFD_INFO_EXIT, Linux 6.15);
+ * elsewhere -ECHILD: the status is lost.
  */
 int rp__sys_pidfd_reap(int pidfd, int *ret_code);
 

@@ -31,13 +31,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "crash.h"
 #include "proto.h"
 #include "ringpool.h"
+#include "spawn.h"
 
 struct rp_task_ctx {
 	int64_t index;
@@ -599,6 +599,13 @@ static int open_rings(struct worker *w, const struct rp_worker_args *a,
 	rp__wake_set_symmetric(&w->results.wake);
 	rp__wake_set_policy(&w->tasks.wake, a->wait_policy);
 	rp__wake_set_policy(&w->results.wake, a->wait_policy);
+	if (a->wake_efd) {
+		/* Without it the owner's loop would never hear of results. */
+		if (rp__spawn_passed_fd() < 0)
+			return -EBADF;
+		rp__wake_set_eventfds(&w->results.wake, -1,
+				      rp__spawn_passed_fd());
+	}
 	return 0;
 }
 
@@ -621,40 +628,6 @@ static int run_initializer(struct worker *w, const struct rp_worker_args *a,
 	return rc;
 }
 
-/* ---- the owner's death ----------------------------------------------------- */
-
-/* The worker leads its own process group: the processes its tasks start. */
-static volatile sig_atomic_t own_group;
-
-static void on_owner_gone(int sig)
-{
-	(void)sig;
-	kill(own_group ? 0 : getpid(), SIGKILL);
-}
-
-/*
- * When the owner dies, the kernel sends its children their parent-death
- * signal.  Until here that was SIGKILL (spawn.c), which ends the worker
- * but not what its tasks started; from here on it is RP_OWNER_GONE_SIGNAL,
- * whose handler kills the worker's whole group.  The handler is in place
- * before the signal is switched, and the owner is looked for after: had it
- * died in between, nobody would send the signal, so we act ourselves.
- * A task that resets this signal, blocks it, or moves a child to another
- * group (setsid, setpgid) defeats this; a cgroup would not be fooled, but
- * needs privileges the library does not assume.
- */
-static void tie_group_to_owner(void)
-{
-	struct sigaction sa = { .sa_handler = on_owner_gone };
-	pid_t owner = getppid();
-
-	sigfillset(&sa.sa_mask);
-	if (sigaction(RP_OWNER_GONE_SIGNAL, &sa, NULL) < 0 ||
-	    prctl(PR_SET_PDEATHSIG, RP_OWNER_GONE_SIGNAL) < 0 ||
-	    getppid() != owner)
-		on_owner_gone(RP_OWNER_GONE_SIGNAL);
-}
-
 int rp__worker_main(void *payload, size_t len)
 {
 	struct rp_worker_args a;
@@ -664,10 +637,12 @@ int rp__worker_main(void *payload, size_t len)
 	memcpy(&a, payload, sizeof(a));
 	regions = (const struct rp_region_ref *)((char *)payload + sizeof(a));
 	/* A process group of its own: the owner can end whatever a task
-	 * started with the worker, and a terminal's Ctrl-C (sent to the
-	 * foreground group) reaches the owner only, which decides. */
-	own_group = setpgid(0, 0) == 0;
-	tie_group_to_owner();
+	 * started with the worker, and so does the owner's death (spawn.c);
+	 * a terminal's Ctrl-C (sent to the foreground group) reaches the
+	 * owner only, which decides.  A task that moves a child to another
+	 * group (setsid, setpgid) takes it out of both. */
+	if (setpgid(0, 0) == 0)
+		rp__child_watch_group();
 	if (open_rings(&w, &a, &regions[a.index]) < 0)
 		return RP_WORKER_EXIT_PROTOCOL;
 	/* Before the others' regions go: its stack mapping must not land

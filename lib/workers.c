@@ -15,10 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "crash.h"
+#include "fallback.h"
 #include "pool.h"
 #include "spawn.h"
 #include "sys.h"
@@ -76,23 +78,45 @@ static int region_init(struct rp_pool *pool, struct rp__worker *w, bool reused)
 		rp__wake_set_symmetric(&w->results.wake);
 		rp__wake_set_policy(&w->tasks.wake, pool->wait_policy);
 		rp__wake_set_policy(&w->results.wake, pool->wait_policy);
+		if (w->wake_efd >= 0)
+			rp__wake_set_eventfds(&w->results.wake, w->wake_efd, -1);
 	}
 	return err;
 }
 
+/*
+ * Whether the loop thread must wait for results on eventfds: where the
+ * kernel lacks IORING_OP_FUTEX_WAIT (before 6.7), or the fallback is
+ * forced.  Then each worker gets one, and its wakes write it.
+ */
+static bool wake_by_eventfd(void)
+{
+	return rp__fallback_forced(RP_FALLBACK_URING_FUTEX) ||
+	       rp__wake_uring_futex_supported() <= 0;
+}
+
 int rp__workers_setup(struct rp_pool *pool)
 {
+	bool efds = wake_by_eventfd();
+
 	pool->workers = rp__zalloc_lines(pool->nworkers, sizeof(*pool->workers));
 	if (!pool->workers)
 		return -ENOMEM;
+	for (unsigned i = 0; i < pool->nworkers; i++) {
+		pool->workers[i].pidfd = -1;
+		pool->workers[i].wake_efd = -1;
+		pool->workers[i].region.fd = -1;
+	}
 	for (unsigned i = 0; i < pool->nworkers; i++) {
 		struct rp__worker *w = &pool->workers[i];
 		int err;
 
 		w->index = i;
-		w->pidfd = -1;
 		atomic_init(&w->cpu, -1); /* placed at its first start */
-		w->region.fd = -1;
+		/* Blocking: io_uring fails reads of a non-blocking eventfd
+		 * with -EAGAIN instead of waiting (wake.h). */
+		if (efds && (w->wake_efd = eventfd(0, EFD_CLOEXEC)) < 0)
+			return -errno;
 		err = rp__shm_create("rp-worker", region_bytes(pool), RP_SHM_SEAL,
 				     &w->region);
 		if (err < 0)
@@ -115,7 +139,6 @@ void rp__workers_fork_advice(struct rp_pool *pool, int advice)
 				pool->workers[i].region.size, advice);
 }
 
-
 static void *worker_payload(const struct rp_pool *pool, unsigned index,
 			    size_t *ret_len)
 {
@@ -127,6 +150,7 @@ static void *worker_payload(const struct rp_pool *pool, unsigned index,
 		.index = index,
 		.nworkers = pool->nworkers,
 		.wait_policy = pool->wait_policy,
+		.wake_efd = pool->workers[index].wake_efd >= 0,
 	};
 	size_t regions = sizeof(struct rp_region_ref) * pool->nworkers;
 	size_t len = sizeof(a) + regions + pool->initarg_len;
@@ -161,6 +185,7 @@ static int worker_spec(struct rp_pool *pool, struct rp__worker *w,
 		return -ENOMEM;
 	spec->main = rp__worker_main;
 	spec->parent = pool->owner;
+	spec->pass_fd = w->wake_efd;
 	snprintf(spec->name, sizeof(spec->name), "PoolWorker-%u", w->index + 1);
 	snprintf(spec->comm, sizeof(spec->comm), "rp-w%u", w->index);
 	if (pool->pin)
@@ -181,6 +206,48 @@ static void worker_started(struct rp__worker *w)
 	atomic_store(&w->dead, false);
 }
 
+/*
+ * The pool's zygote, started anew: it must hold the regions, which other
+ * children of ours never get (MADV_DONTFORK) but for the moment it forks.
+ */
+int rp__workers_start_zygote(struct rp_pool *pool)
+{
+	int err;
+
+	rp__workers_fork_advice(pool, MADV_DOFORK);
+	err = rp__zygote_start(NULL, 0, &pool->zygote);
+	rp__workers_fork_advice(pool, MADV_DONTFORK);
+	return err;
+}
+
+/*
+ * The zygote is gone (killed from outside: the OOM killer picks such big,
+ * idle processes): reap it and start another, as Python restarts its fork
+ * server.  Under submit_lock, or before the loop thread runs.
+ */
+static int replace_zygote(struct rp_pool *pool)
+{
+	rp__zygote_stop(pool->zygote);
+	pool->zygote = NULL;
+	RP_COUNT(pool, zygote_restarts);
+	return rp__workers_start_zygote(pool);
+}
+
+/* One worker from the zygote, a new zygote first if the last one is lost. */
+static int spawn_by_zygote(struct rp_pool *pool, struct rp__worker *w,
+			   const struct rp__child_spec *spec)
+{
+	int err = pool->zygote ? rp__zygote_spawn(pool->zygote, spec, &w->pid,
+						  &w->pidfd) : -EPIPE;
+
+	if (err != -EPIPE)
+		return err;
+	err = replace_zygote(pool);
+	if (err == 0)
+		err = rp__zygote_spawn(pool->zygote, spec, &w->pid, &w->pidfd);
+	return err;
+}
+
 int rp__worker_spawn(struct rp_pool *pool, struct rp__worker *w)
 {
 	struct rp__child_spec spec;
@@ -193,7 +260,7 @@ int rp__worker_spawn(struct rp_pool *pool, struct rp__worker *w)
 		err = rp__spawn_direct(&spec, &w->pid, &w->pidfd);
 		rp__workers_fork_advice(pool, MADV_DONTFORK);
 	} else {
-		err = rp__zygote_spawn(pool->zygote, &spec, &w->pid, &w->pidfd);
+		err = spawn_by_zygote(pool, w, &spec);
 	}
 	free(spec.payload);
 	if (err == 0)
@@ -217,16 +284,23 @@ static int spawn_all_by_zygote(struct rp_pool *pool)
 	if (err == 0)
 		err = rp__zygote_spawn_many(pool->zygote, specs, n, rets, pids,
 					    pidfds);
+	/* A lost zygote is replaced for the workers it did not make. */
+	if (err == -EPIPE)
+		err = 0;
 	/* Every child made is kept, so that destroy ends and reaps it. */
 	for (unsigned i = 0; made == n && i < n; i++) {
 		struct rp__worker *w = &pool->workers[i];
 
+		if (rets[i] == 0) {
+			w->pid = pids[i];
+			w->pidfd = pidfds[i];
+		} else if (rets[i] == -EPIPE && err == 0) {
+			rets[i] = spawn_by_zygote(pool, w, &specs[i]);
+		}
 		if (rets[i] < 0) {
 			err = err < 0 ? err : rets[i];
 			continue;
 		}
-		w->pid = pids[i];
-		w->pidfd = pidfds[i];
 		worker_started(w);
 	}
 	for (unsigned i = 0; i < made; i++)
@@ -262,15 +336,37 @@ void rp__worker_signal(struct rp__worker *w, int sig)
 	kill(-w->pid, sig);
 }
 
+/*
+ * The status of w's process was taken by another waiter of this process
+ * (an application's waitpid(-1)) on a kernel that keeps none for us
+ * (sys.h).  What the worker itself recorded of a crash still names the
+ * signal; otherwise nothing is known, and why says so rather than guess.
+ */
+static void status_lost(struct rp__worker *w, struct rp_error *why)
+{
+	int sig = (int)w->ctl->crash_signal;
+
+	rp__error_set(why, RP_EWORKER_DIED, -1, w->pid,
+		      "worker %d ended, and another waiter in this process "
+		      "(waitpid(-1), wait() or a SIGCHLD handler) took its exit "
+		      "status", (int)w->pid);
+	why->exit_status = -1;
+	if (w->ctl->crash_frames && sig > 0 && sig < NSIG) {
+		why->signal = sig;
+		rp__crash_describe(w->ctl, sig, why);
+	}
+}
+
 /* Reap w's ended process; fill why with what the user will see. */
 static void reap(struct rp_pool *pool, struct rp__worker *w,
 		 struct rp_error *why)
 {
 	int code = 0;
+	int r;
 
 	/* What its tasks started dies with it, before the group id is free. */
 	kill(-w->pid, SIGKILL);
-	while (rp__sys_pidfd_reap(w->pidfd, &code) == 0)
+	while ((r = rp__sys_pidfd_reap(w->pidfd, &code)) == 0)
 		rp__sys_wait_readable(w->pidfd, -1);
 	if (atomic_load(&w->corrupt)) {
 		rp__error_set(why, RP_ECORRUPT, -1, w->pid,
@@ -279,6 +375,8 @@ static void reap(struct rp_pool *pool, struct rp__worker *w,
 	} else if (atomic_load(&pool->state) == RP_POOL_TERMINATED) {
 		rp__error_set(why, RP_ETERMINATED, -1, w->pid,
 			      "the pool was terminated");
+	} else if (r < 0) {
+		status_lost(w, why);
 	} else if (code < 0) {
 		rp__error_set(why, RP_EWORKER_DIED, -1, w->pid,
 			      "worker %d killed by signal %d", (int)w->pid, -code);
@@ -318,8 +416,11 @@ static void note_start_failure(struct rp_pool *pool, struct rp__worker *w,
 static bool is_failure(const struct rp_pool *pool, const struct rp__worker *w,
 		       const struct rp_error *why)
 {
+	/* An exit we asked for whose status another waiter took (-1) is
+	 * not held against the budget either. */
 	bool clean = why->code == RP_EWORKER_DIED && why->signal == 0 &&
-		     why->exit_status == 0 && (w->retiring || pool->stopping);
+		     (why->exit_status == 0 || why->exit_status == -1) &&
+		     (w->retiring || pool->stopping);
 
 	return why->code != RP_ETERMINATED && !clean &&
 	       !atomic_load(&w->stopped);
@@ -535,27 +636,33 @@ static struct rp__batch **requeue_each(struct rp_pool *pool,
  * task scribbled on the records of its own queue it could as well have
  * done to those chunks' arguments while they waited for it.)
  */
-static void requeue(struct rp_pool *pool, struct rp__worker *w,
+static bool requeue(struct rp_pool *pool, struct rp__worker *w,
 		    const struct rp_error *why)
 {
 	struct rp__batch **at = &pool->pending_head;
 	struct rp_ring_consumer c;
 	struct rp_ring_rec rec;
 	struct rp_task_rec t;
+	int err;
 
-	if (!may_respawn(pool) ||
+	if (!may_respawn(pool))
+		return true;
+	/* slot_state lives in the control block: trusted no further than
+	 * its magic, which no worker of ours ever writes. */
+	if (w->ctl->magic != RP_WORKER_CTL_MAGIC ||
+	    w->ctl->index != w->index ||
 	    rp__ring_consumer_open(w->task_mem, w->ring_bytes, RP_REC_KIND_MAX,
 				   &c) < 0 ||
 	    c.head < w->tasks.head_cache)
-		return;
-	while (rp__ring_peek(&c, &rec) == 0) {
+		return false;
+	while ((err = rp__ring_peek(&c, &rec)) == 0) {
 		const unsigned char *items = NULL;
 		struct rp__slot *sl = rerun_slot(w, &rec, &t, &items, why);
 
 		if (sl && (sl->flags & RP_TASK_EACH)) {
 			at = requeue_each(pool, w, &t, items, sl, why, at);
 			if (!at)
-				return; /* no memory: the rest fail as held */
+				return true; /* no memory: the rest fail as held */
 		} else if (sl) {
 			struct rp__batch b = {
 				.sink = sl->sink, .fn = sl->fn,
@@ -574,11 +681,28 @@ static void requeue(struct rp_pool *pool, struct rp__worker *w,
 
 			at = rp__dispatch_requeue(pool, &b, at);
 			if (!at)
-				return; /* no memory: the rest fail as held */
+				return true; /* no memory: the rest fail as held */
 			rp__slot_release(w, sl);
 		}
 		rp__ring_consume(&c);
 	}
+	return err == -EAGAIN;
+}
+
+/*
+ * What w held could not be read back from its shared memory, which one of
+ * its tasks overwrote: those chunks are victims of that corruption, not of
+ * an ordinary death, and fail saying so (the signal or status stays).
+ */
+static void corrupt_victims(struct rp__worker *w, struct rp_error *why)
+{
+	if (why->code != RP_EWORKER_DIED)
+		return;
+	why->code = RP_ECORRUPT;
+	snprintf(why->message, sizeof(why->message),
+		 "worker %d's shared memory was overwritten (its task ring no "
+		 "longer parsed), and the chunks it held were lost with it",
+		 (int)w->pid);
 }
 
 /*
@@ -596,7 +720,8 @@ void rp__worker_replace(struct rp_pool *pool, struct rp__worker *w)
 	/* Its last records, its initializer's report among them maybe. */
 	rp__drain_worker(pool, w);
 	reap(pool, w, &why);
-	requeue(pool, w, &why);
+	if (!requeue(pool, w, &why))
+		corrupt_victims(w, &why);
 	rp__fail_slots(pool, w, &why);
 	note_start_failure(pool, w, &why);
 	if (atomic_load(&pool->init_failed)) {
@@ -681,6 +806,8 @@ void rp__workers_teardown(struct rp_pool *pool)
 			w->pidfd = -1;
 		}
 		rp__shm_destroy(&w->region);
+		if (w->wake_efd >= 0)
+			close(w->wake_efd);
 	}
 	rp__free_lines(pool->workers);
 	pool->workers = NULL;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Zygote protocol, over a SOCK_STREAM socketpair:
- *   request: struct zygote_request, then payload_len bytes of payload;
+ *   request: struct zygote_request, with the fd the child is to keep
+ *            attached (SCM_RIGHTS) when has_fd, then payload_len bytes;
  *   reply:   struct zygote_reply, with the child's pidfd attached
  *            (SCM_RIGHTS) when result > 0.
  * One request is in flight at a time (the owner's mutex), so replies need
@@ -37,6 +38,7 @@ struct zygote_request {
 	char name[RP_SPAWN_NAME_MAX];
 	char comm[16];
 	uint8_t pin;
+	uint8_t has_fd;       /* an fd rides with the request (pass_fd) */
 	cpu_set_t cpus;
 };
 
@@ -79,18 +81,21 @@ static int read_all(int fd, void *buf, size_t len)
 	return 0;
 }
 
-static int send_reply(int sock, int64_t result, int pidfd)
+/* Room for one fd in a message's control data. */
+union one_fd_control {
+	char buf[CMSG_SPACE(sizeof(int))];
+	struct cmsghdr align;
+};
+
+/* Sends len bytes of buf (all, or -EPIPE) with fd attached if fd >= 0. */
+static int send_with_fd(int sock, const void *buf, size_t len, int fd)
 {
-	struct zygote_reply reply = { .result = result };
-	struct iovec iov = { .iov_base = &reply, .iov_len = sizeof(reply) };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} control;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	union one_fd_control control;
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n;
 
-	if (pidfd >= 0) {
+	if (fd >= 0) {
 		struct cmsghdr *c;
 
 		memset(&control, 0, sizeof(control));
@@ -100,40 +105,82 @@ static int send_reply(int sock, int64_t result, int pidfd)
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
 		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &pidfd, sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	}
 	do
 		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
-	return n == (ssize_t)sizeof(reply) ? 0 : -EPIPE;
+	if (n < 0)
+		return -errno;
+	/* The fd went with the first byte; the rest needs none. */
+	return write_all(sock, (const char *)buf + n, len - (size_t)n);
+}
+
+/*
+ * Reads exactly len bytes into buf; an fd that came with them is kept in
+ * *ret_fd (else -1), any further one closed.  0, -EPIPE at end of stream,
+ * or -errno (*ret_fd is closed and -1 then).
+ */
+static int recv_with_fd(int sock, void *buf, size_t len, int *ret_fd)
+{
+	char *p = buf;
+
+	*ret_fd = -1;
+	while (len > 0) {
+		struct iovec iov = { .iov_base = p, .iov_len = len };
+		union one_fd_control control;
+		struct msghdr msg = {
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = control.buf,
+			.msg_controllen = sizeof(control.buf),
+		};
+		struct cmsghdr *c;
+		ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int err = n < 0 ? -errno : -EPIPE;
+
+			if (*ret_fd >= 0)
+				close(*ret_fd);
+			*ret_fd = -1;
+			return err;
+		}
+		c = CMSG_FIRSTHDR(&msg);
+		if (c && c->cmsg_level == SOL_SOCKET &&
+		    c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int))) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c), sizeof(int));
+			if (*ret_fd < 0)
+				*ret_fd = fd;
+			else
+				close(fd);
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int send_reply(int sock, int64_t result, int pidfd)
+{
+	struct zygote_reply reply = { .result = result };
+
+	return send_with_fd(sock, &reply, sizeof(reply), pidfd) < 0 ? -EPIPE : 0;
 }
 
 static int recv_reply(int sock, int64_t *ret_result, int *ret_pidfd)
 {
 	struct zygote_reply reply;
-	struct iovec iov = { .iov_base = &reply, .iov_len = sizeof(reply) };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} control;
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
-	};
-	struct cmsghdr *c;
-	int pidfd = -1;
-	ssize_t n;
+	int pidfd;
+	int err = recv_with_fd(sock, &reply, sizeof(reply), &pidfd);
 
-	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	c = CMSG_FIRSTHDR(&msg);
-	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-		memcpy(&pidfd, CMSG_DATA(c), sizeof(int));
-	if (n != (ssize_t)sizeof(reply) ||
-	    (reply.result > 0) != (pidfd >= 0)) {
+	if (err < 0)
+		return err;
+	if ((reply.result > 0) != (pidfd >= 0)) {
 		if (pidfd >= 0)
 			close(pidfd);
 		return -EPIPE;
@@ -152,9 +199,13 @@ static int serve_one(int sock, const struct rp__child_spec *base)
 	pid_t pid;
 	int err;
 
-	err = read_all(sock, &req, sizeof(req));
+	err = recv_with_fd(sock, &req, sizeof(req), &spec.pass_fd);
 	if (err < 0)
 		return err;
+	if (!req.has_fd && spec.pass_fd >= 0) {
+		close(spec.pass_fd);
+		spec.pass_fd = -1;
+	}
 	spec.main = (rp__child_main_fn)(uintptr_t)req.main;
 	spec.payload_len = req.payload_len;
 	memcpy(spec.name, req.name, sizeof(spec.name));
@@ -163,9 +214,9 @@ static int serve_one(int sock, const struct rp__child_spec *base)
 	spec.pin = req.pin;
 	spec.cpus = req.cpus;
 	spec.payload = req.payload_len ? malloc(req.payload_len) : NULL;
-	if (req.payload_len && !spec.payload)
-		return -ENOMEM;
-	err = read_all(sock, spec.payload, req.payload_len);
+	err = req.payload_len && !spec.payload ? -ENOMEM : 0;
+	if (err == 0)
+		err = read_all(sock, spec.payload, req.payload_len);
 	if (err < 0)
 		goto out;
 
@@ -176,6 +227,8 @@ static int serve_one(int sock, const struct rp__child_spec *base)
 	if (pid > 0)
 		close(pidfd);
 out:
+	if (spec.pass_fd >= 0)
+		close(spec.pass_fd);
 	free(spec.payload);
 	return err;
 }
@@ -195,10 +248,11 @@ __attribute__((noreturn)) static void zygote_main(int sock, pid_t owner,
 		memcpy(base.keep_fds, keep, sizeof(int) * (size_t)nkeep);
 	base.nkeep = nkeep;
 	base.parent = owner;
+	base.pass_fd = -1;
 	base.restore_int_quit = true;
 
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != owner)
-		_exit(127);
+	/* Its owner's end, not its creating thread's, ends it (spawn.h). */
+	rp__child_watch_parent(owner);
 	prctl(PR_SET_NAME, "rp-zygote", 0, 0, 0);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
@@ -272,8 +326,9 @@ static int send_request(int sock, const struct rp__child_spec *spec)
 	memcpy(req.name, spec->name, sizeof(req.name));
 	memcpy(req.comm, spec->comm, sizeof(req.comm));
 	req.pin = spec->pin;
+	req.has_fd = spec->pass_fd >= 0;
 	req.cpus = spec->cpus;
-	err = write_all(sock, &req, sizeof(req));
+	err = send_with_fd(sock, &req, sizeof(req), spec->pass_fd);
 	if (err == 0 && spec->payload_len)
 		err = write_all(sock, spec->payload, spec->payload_len);
 	return err;
@@ -335,6 +390,11 @@ int rp__zygote_spawn(struct rp__zygote *z, const struct rp__child_spec *spec,
 pid_t rp__zygote_owner(const struct rp__zygote *z)
 {
 	return z->owner;
+}
+
+pid_t rp__zygote_pid(const struct rp__zygote *z)
+{
+	return z && z->sock >= 0 ? z->pid : 0;
 }
 
 void rp__zygote_forget(struct rp__zygote *z)

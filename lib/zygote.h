@@ -48,6 +48,9 @@ int rp__zygote_spawn_many(struct rp__zygote *z,
 /* The pid that created the zygote (its children's parent). */
 pid_t rp__zygote_owner(const struct rp__zygote *z);
 
+/* The zygote's own pid, 0 for NULL or once released. */
+pid_t rp__zygote_pid(const struct rp__zygote *z);
+
 /*
  * rp__zygote_release - close the zygote's socket, which makes it exit, and
  * return without waiting: its address space is torn down while the caller

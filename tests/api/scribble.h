@@ -145,6 +145,7 @@ enum scribble {
 	SC_CRASH_HANDLED,    /* garbage, then a crash the worker's handler sees */
 	/* Everything at once. */
 	SC_MEMSET,
+	SC_MEMSET_GO,
 	/* The task ring's indices. */
 	SC_TASK_TAIL,
 	SC_TASK_HEAD,

@@ -782,18 +782,37 @@ static void region_memset_ff(void **state)
 }
 
 /*
+ * The same with tasks queued behind S on the victim.  Their records went
+ * with the region: whether the owner reads the damage first (RP_ECORRUPT)
+ * or the worker dies of it (RP_WORKER_EXIT_PROTOCOL, or a signal), the
+ * owner cannot read them back (workers.c, requeue), and they fail as
+ * victims of the corruption, RP_ECORRUPT, never as an ordinary death.
+ */
+static void region_memset_ff_queued(void **state)
+{
+	static const struct spec s[] = {
+		{ "whole region memset to 0xff, tasks queued behind",
+		  SC_MEMSET_GO, M_GO, OK | CORRUPT, CORRUPT, false, false,
+		  false, false, 0, NULL },
+	};
+
+	RUN(s);
+}
+
+/*
  * The task ring's tail, written by the owner, read by the worker: S makes
  * it odd once the T tasks are queued (so no later publication repairs
  * it) and returns; its result is published before the worker looks at
  * the tail again.  The worker runs the queued records it had already
  * seen, then refreshes the tail, finds it invalid and exits with
- * RP_WORKER_EXIT_PROTOCOL: the chunks it held fail with RP_EWORKER_DIED
- * (the owner cannot read them back from a ring whose tail is invalid).
+ * RP_WORKER_EXIT_PROTOCOL.  The owner cannot read the chunks it held back
+ * from a ring whose tail is invalid: they fail as victims of the
+ * corruption, RP_ECORRUPT (workers.c, corrupt_victims).
  */
 static void task_tail_scribbled(void **state)
 {
 	static const struct spec s[] = {
-		{ "task ring tail odd", SC_TASK_TAIL, M_GO, OK, DIED, false,
+		{ "task ring tail odd", SC_TASK_TAIL, M_GO, OK, CORRUPT, false,
 		  false, false, false, RP_WORKER_EXIT_PROTOCOL, NULL },
 	};
 
@@ -946,6 +965,7 @@ int main(void)
 		TEST(crash_fields_garbage),
 		TEST(crash_fields_claim_sigkill),
 		TEST(region_memset_ff),
+		TEST(region_memset_ff_queued),
 		TEST(task_tail_scribbled),
 		TEST(task_head_scribbled),
 		TEST(task_head_scribbled_big),
