@@ -137,6 +137,11 @@ static void *start_process(void *arg)
 		rp_process_free(mk->proc);
 		mk->proc = NULL;
 	}
+	/* Not before the child armed its parent-death signal (it does so
+	 * before it reports ready): a thread that ended earlier would send
+	 * it nothing. */
+	if (mk->rc == 0 && h_child_wait_ready(0, H_GUARD_S) < 0)
+		mk->rc = -ETIMEDOUT;
 	return NULL;
 }
 

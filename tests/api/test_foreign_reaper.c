@@ -108,6 +108,7 @@ enum reaper { HANDLER, THREAD };
 
 static pthread_t reaper_thread;
 static atomic_bool reaper_stop;
+static int reaper_running = -1;   /* enum reaper, or -1 */
 
 static void *reap_forever(void *arg)
 {
@@ -127,6 +128,7 @@ static void *reap_forever(void *arg)
 static void reaper_start(enum reaper kind)
 {
 	atomic_store(&reaped.n, 0);
+	reaper_running = (int)kind;
 	if (kind == HANDLER) {
 		struct sigaction sa = { .sa_handler = on_sigchld,
 					.sa_flags = SA_RESTART | SA_NOCLDSTOP };
@@ -146,6 +148,7 @@ static void reaper_stop_now(enum reaper kind)
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	pid_t pid;
 
+	reaper_running = -1;
 	if (kind == HANDLER) {
 		assert_int_equal(sigaction(SIGCHLD, &dfl, NULL), 0);
 		return;
@@ -343,17 +346,27 @@ static void process_exits_thread(enum rp_start_method m)
 }
 BOTH(process_exits_thread)
 
+/* A failed case leaves no reaper behind for the next one. */
+static int teardown(void **state)
+{
+	if (reaper_running >= 0)
+		reaper_stop_now((enum reaper)reaper_running);
+	return p_teardown(state);
+}
+
+#define R_T(fn) cmocka_unit_test_setup_teardown(fn, p_setup, teardown)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		P_T(worker_deaths_handler_forkserver),
-		P_T(worker_deaths_handler_fork),
-		P_T(worker_deaths_thread_forkserver),
-		P_T(worker_deaths_thread_fork),
-		P_T(process_exits_handler_forkserver),
-		P_T(process_exits_handler_fork),
-		P_T(process_exits_thread_forkserver),
-		P_T(process_exits_thread_fork),
+		R_T(worker_deaths_handler_forkserver),
+		R_T(worker_deaths_handler_fork),
+		R_T(worker_deaths_thread_forkserver),
+		R_T(worker_deaths_thread_fork),
+		R_T(process_exits_handler_forkserver),
+		R_T(process_exits_handler_fork),
+		R_T(process_exits_thread_forkserver),
+		R_T(process_exits_thread_fork),
 	};
 
 	return cmocka_run_group_tests(tests, p_group_setup, p_group_teardown);
