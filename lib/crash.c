@@ -42,17 +42,27 @@ static uint64_t fault_pc(const void *ucontext)
 
 static void on_fault(int sig, siginfo_t *info, void *ucontext)
 {
-	void *frames[RP_CRASH_FRAMES + 2];
-	int n = backtrace(frames, RP_CRASH_FRAMES + 2);
+	void *frames[RP_CRASH_FRAMES + 3];
+	int n = backtrace(frames, RP_CRASH_FRAMES + 3);
 	uint32_t k = 0;
 	uint64_t pc = fault_pc(ucontext);
+	int i = 2;
 
 	(void)info;
-	/* Frames 0 and 1 are this handler and the signal trampoline; the
-	 * context's PC stands for the frame that faulted. */
+	/*
+	 * Frames 0 and 1 are this handler and the signal trampoline
+	 * (__restore_rt).  The unwinder steps through the trampoline's
+	 * frame into the interrupted one and reports its PC as the context
+	 * holds it, not as a return address: frame 2 is the faulting PC
+	 * itself (so on x86-64).  The context's PC comes first, and frame 2
+	 * only where it differs: an unwinder that cannot cross the signal
+	 * frame leaves the context's PC the only trace of the fault.
+	 */
 	if (pc)
 		crash_ctl->crash_pc[k++] = pc;
-	for (int i = 2; i < n && k < RP_CRASH_FRAMES; i++)
+	if (pc && i < n && (uint64_t)(uintptr_t)frames[i] == pc)
+		i++;
+	for (; i < n && k < RP_CRASH_FRAMES; i++)
 		crash_ctl->crash_pc[k++] = (uint64_t)(uintptr_t)frames[i];
 	crash_ctl->crash_frames = k;
 	crash_ctl->crash_signal = (uint32_t)sig;
