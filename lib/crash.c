@@ -8,7 +8,6 @@
  */
 #include "crash.h"
 
-#include <dlfcn.h>
 #include <stdbool.h>
 #include <execinfo.h>
 #include <pthread.h>
@@ -18,6 +17,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <ucontext.h>
+
+#include "symbol.h"
 
 #define ALT_STACK_BYTES (64 * 1024)
 
@@ -126,11 +127,35 @@ static bool is_fault_signal(int signal)
 	return false;
 }
 
+/*
+ * "worker N killed by signal S (NAME) in FUNC+0xOFF (FILE:LINE)", or
+ * "(MODULE)" without line info, for the innermost frame; the message reap()
+ * wrote stays where nothing names it.  Too long for the message, the
+ * location goes first, then the function's name is cut.
+ */
+static void name_frame(struct rp_error *why, int signal)
+{
+	struct rp__symbol sym;
+	int len;
+
+	if (rp__symbol_lookup(why->backtrace[0], &sym) != 0)
+		return;
+	len = snprintf(why->message, sizeof(why->message),
+		       "worker %d killed by signal %d (%s) in %s+0x%llx (%s)",
+		       (int)why->worker_pid, signal, strsignal(signal),
+		       sym.name, (unsigned long long)sym.offset, sym.where);
+	if (len >= 0 && (size_t)len < sizeof(why->message))
+		return;
+	snprintf(why->message, sizeof(why->message),
+		 "worker %d killed by signal %d (%s) in %s+0x%llx",
+		 (int)why->worker_pid, signal, strsignal(signal), sym.name,
+		 (unsigned long long)sym.offset);
+}
+
 void rp__crash_describe(const struct rp_worker_ctl *ctl, int signal,
 			struct rp_error *why)
 {
 	uint32_t n = ctl->crash_frames;
-	Dl_info info;
 
 	/* Only a crash signal, the one that killed it: the fields are the
 	 * worker's to scribble on, and a plain kill has no stack. */
@@ -142,13 +167,5 @@ void rp__crash_describe(const struct rp_worker_ctl *ctl, int signal,
 	for (uint32_t i = 0; i < n; i++)
 		why->backtrace[i] = ctl->crash_pc[i];
 	why->backtrace_len = n;
-	/* dladdr only looks the number up: harmless whatever it is. */
-	if (dladdr((void *)(uintptr_t)why->backtrace[0], &info) && info.dli_sname)
-		snprintf(why->message, sizeof(why->message),
-			 "worker %d killed by signal %d (%s) in %s+0x%lx (%s)",
-			 (int)why->worker_pid, signal, strsignal(signal),
-			 info.dli_sname,
-			 (unsigned long)(why->backtrace[0] -
-					 (uint64_t)(uintptr_t)info.dli_saddr),
-			 info.dli_fname ? info.dli_fname : "?");
+	name_frame(why, signal);
 }
