@@ -41,29 +41,38 @@ static uint64_t fault_pc(const void *ucontext)
 #endif
 }
 
+/*
+ * Where the interrupted frames start in frames[]: after the handler's own
+ * (this handler, the signal trampoline __restore_rt, and under a
+ * sanitizer its backtrace() interceptor).  The unwinder steps through
+ * the trampoline into the interrupted frame and reports its PC as the
+ * context holds it, not as a return address, so that frame is the
+ * context's PC itself (so on x86-64): the first frame equal to it, as the
+ * handler's frames lie in other code and the frames further out come
+ * after it.  An unwinder that cannot cross the signal frame leaves only
+ * the handler's frames: skip two.
+ */
+static int first_interrupted(void *const *frames, int n, uint64_t pc)
+{
+	for (int i = 0; pc && i < n; i++)
+		if ((uint64_t)(uintptr_t)frames[i] == pc)
+			return i + 1;
+	return 2;
+}
+
 static void on_fault(int sig, siginfo_t *info, void *ucontext)
 {
-	void *frames[RP_CRASH_FRAMES + 3];
-	int n = backtrace(frames, RP_CRASH_FRAMES + 3);
+	void *frames[RP_CRASH_FRAMES + 4];
+	int n = backtrace(frames, RP_CRASH_FRAMES + 4);
 	uint32_t k = 0;
 	uint64_t pc = fault_pc(ucontext);
-	int i = 2;
 
 	(void)info;
-	/*
-	 * Frames 0 and 1 are this handler and the signal trampoline
-	 * (__restore_rt).  The unwinder steps through the trampoline's
-	 * frame into the interrupted one and reports its PC as the context
-	 * holds it, not as a return address: frame 2 is the faulting PC
-	 * itself (so on x86-64).  The context's PC comes first, and frame 2
-	 * only where it differs: an unwinder that cannot cross the signal
-	 * frame leaves the context's PC the only trace of the fault.
-	 */
+	/* The context's PC stands for the faulting frame, first. */
 	if (pc)
 		crash_ctl->crash_pc[k++] = pc;
-	if (pc && i < n && (uint64_t)(uintptr_t)frames[i] == pc)
-		i++;
-	for (; i < n && k < RP_CRASH_FRAMES; i++)
+	for (int i = first_interrupted(frames, n, pc);
+	     i < n && k < RP_CRASH_FRAMES; i++)
 		crash_ctl->crash_pc[k++] = (uint64_t)(uintptr_t)frames[i];
 	crash_ctl->crash_frames = k;
 	crash_ctl->crash_signal = (uint32_t)sig;
