@@ -39,7 +39,8 @@ static const char *base_name(const char *path)
 }
 
 /* libdwfl keeps no lock of its own: every use of the session under this
- * one (several pools' loop threads may describe crashes at once). */
+ * one (several pools' loop threads may describe crashes at once).  A
+ * leaf: nothing else is locked while it is held. */
 static pthread_mutex_t session_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Kept for the process's life (see the top of this file); never freed. */
 static Dwfl *session;
