@@ -290,8 +290,18 @@ struct rp_error {
 	char message[RP_ERROR_MESSAGE_MAX]; /* the task's message, or ours */
 	/* RP_EWORKER_DIED by a crash (SIGSEGV, SIGBUS, SIGILL, SIGFPE,
 	 * SIGABRT, SIGTRAP): the worker's stack at the crash, innermost
-	 * first, as code addresses valid in the owner too (the worker is a
-	 * clone of its image); dladdr() names them.  0 frames otherwise. */
+	 * first, each frame once, as code addresses valid in the owner too
+	 * (the worker is a clone of its image).  0 frames otherwise.
+	 * message then names the innermost frame: "worker N killed by
+	 * signal S (NAME) in FUNC+0xOFF (FILE:LINE)", or "(MODULE)" without
+	 * line info.  Names need the binary or library unstripped (a symbol
+	 * table: the default of gcc and clang builds; no -rdynamic needed),
+	 * FILE:LINE needs -g in that file (separate debug files are not
+	 * read; in a stripped library only exported functions are named).
+	 * Where ringpool was built without libdw (meson option `libdw`),
+	 * dladdr() names frames: it sees only exported symbols, so link
+	 * the program with -rdynamic, and static functions stay unnamed.
+	 * Unnamed, the message ends after the signal number. */
 	unsigned backtrace_len;
 	uint64_t backtrace[RP_BACKTRACE_MAX];
 };

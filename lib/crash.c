@@ -8,7 +8,6 @@
  */
 #include "crash.h"
 
-#include <dlfcn.h>
 #include <stdbool.h>
 #include <execinfo.h>
 #include <pthread.h>
@@ -18,6 +17,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <ucontext.h>
+
+#include "symbol.h"
 
 #define ALT_STACK_BYTES (64 * 1024)
 
@@ -40,19 +41,38 @@ static uint64_t fault_pc(const void *ucontext)
 #endif
 }
 
+/*
+ * Where the interrupted frames start in frames[]: after the handler's own
+ * (this handler, the signal trampoline __restore_rt, and under a
+ * sanitizer its backtrace() interceptor).  The unwinder steps through
+ * the trampoline into the interrupted frame and reports its PC as the
+ * context holds it, not as a return address, so that frame is the
+ * context's PC itself (so on x86-64): the first frame equal to it, as the
+ * handler's frames lie in other code and the frames further out come
+ * after it.  An unwinder that cannot cross the signal frame leaves only
+ * the handler's frames: skip two.
+ */
+static int first_interrupted(void *const *frames, int n, uint64_t pc)
+{
+	for (int i = 0; pc && i < n; i++)
+		if ((uint64_t)(uintptr_t)frames[i] == pc)
+			return i + 1;
+	return 2;
+}
+
 static void on_fault(int sig, siginfo_t *info, void *ucontext)
 {
-	void *frames[RP_CRASH_FRAMES + 2];
-	int n = backtrace(frames, RP_CRASH_FRAMES + 2);
+	void *frames[RP_CRASH_FRAMES + 4];
+	int n = backtrace(frames, RP_CRASH_FRAMES + 4);
 	uint32_t k = 0;
 	uint64_t pc = fault_pc(ucontext);
 
 	(void)info;
-	/* Frames 0 and 1 are this handler and the signal trampoline; the
-	 * context's PC stands for the frame that faulted. */
+	/* The context's PC stands for the faulting frame, first. */
 	if (pc)
 		crash_ctl->crash_pc[k++] = pc;
-	for (int i = 2; i < n && k < RP_CRASH_FRAMES; i++)
+	for (int i = first_interrupted(frames, n, pc);
+	     i < n && k < RP_CRASH_FRAMES; i++)
 		crash_ctl->crash_pc[k++] = (uint64_t)(uintptr_t)frames[i];
 	crash_ctl->crash_frames = k;
 	crash_ctl->crash_signal = (uint32_t)sig;
@@ -116,11 +136,35 @@ static bool is_fault_signal(int signal)
 	return false;
 }
 
+/*
+ * "worker N killed by signal S (NAME) in FUNC+0xOFF (FILE:LINE)", or
+ * "(MODULE)" without line info, for the innermost frame; the message reap()
+ * wrote stays where nothing names it.  Too long for the message, the
+ * location goes first, then the function's name is cut.
+ */
+static void name_frame(struct rp_error *why, int signal)
+{
+	struct rp__symbol sym;
+	int len;
+
+	if (rp__symbol_lookup(why->backtrace[0], &sym) != 0)
+		return;
+	len = snprintf(why->message, sizeof(why->message),
+		       "worker %d killed by signal %d (%s) in %s+0x%llx (%s)",
+		       (int)why->worker_pid, signal, strsignal(signal),
+		       sym.name, (unsigned long long)sym.offset, sym.where);
+	if (len >= 0 && (size_t)len < sizeof(why->message))
+		return;
+	snprintf(why->message, sizeof(why->message),
+		 "worker %d killed by signal %d (%s) in %s+0x%llx",
+		 (int)why->worker_pid, signal, strsignal(signal), sym.name,
+		 (unsigned long long)sym.offset);
+}
+
 void rp__crash_describe(const struct rp_worker_ctl *ctl, int signal,
 			struct rp_error *why)
 {
 	uint32_t n = ctl->crash_frames;
-	Dl_info info;
 
 	/* Only a crash signal, the one that killed it: the fields are the
 	 * worker's to scribble on, and a plain kill has no stack. */
@@ -132,13 +176,5 @@ void rp__crash_describe(const struct rp_worker_ctl *ctl, int signal,
 	for (uint32_t i = 0; i < n; i++)
 		why->backtrace[i] = ctl->crash_pc[i];
 	why->backtrace_len = n;
-	/* dladdr only looks the number up: harmless whatever it is. */
-	if (dladdr((void *)(uintptr_t)why->backtrace[0], &info) && info.dli_sname)
-		snprintf(why->message, sizeof(why->message),
-			 "worker %d killed by signal %d (%s) in %s+0x%lx (%s)",
-			 (int)why->worker_pid, signal, strsignal(signal),
-			 info.dli_sname,
-			 (unsigned long)(why->backtrace[0] -
-					 (uint64_t)(uintptr_t)info.dli_saddr),
-			 info.dli_fname ? info.dli_fname : "?");
+	name_frame(why, signal);
 }

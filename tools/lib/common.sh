@@ -6,7 +6,7 @@ RP_PACKAGES=(
 	meson ninja-build pkg-config gcc g++ python3
 	liburing-dev libjemalloc-dev libcmocka-dev libbenchmark-dev
 	valgrind nettle-dev clang libclang-rt-14-dev
-	libtbb-dev
+	libtbb-dev libdw-dev
 )
 
 rp_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
