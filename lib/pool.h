@@ -404,11 +404,8 @@ void rp__fail_slots(struct rp_pool *pool, struct rp__worker *w,
 		    const struct rp_error *why);
 void rp__chunk_finished(struct rp_pool *pool);
 void rp__slot_release(struct rp__worker *w, struct rp__slot *sl);
-void rp__slot_fail_items(struct rp_pool *pool, struct rp__worker *w,
-			 struct rp__slot *sl, const struct rp_error *why,
-			 uint32_t n);
-void rp__slot_cancel_rest(struct rp_pool *pool, struct rp__worker *w,
-			  struct rp__slot *sl);
+bool rp__slot_each_died(struct rp_pool *pool, struct rp__worker *w,
+			struct rp__slot *sl, const struct rp_error *why);
 void rp__worker_mark_corrupt(struct rp__worker *w);
 
 /* loop.c */

@@ -455,27 +455,6 @@ static struct rp__slot *rerun_slot(struct rp__worker *w,
 }
 
 /*
- * Items of the dead worker's RP_TASK_EACH chunk in slot s that it began
- * and did not report, from its note (proto.h): one, the item it was
- * running, unless its ring broke off earlier (corrupt).  None if it never
- * started the chunk: the note is then from the slot's last use.
- */
-static uint32_t each_begun(struct rp__worker *w, uint32_t s,
-			   const struct rp__slot *sl)
-{
-	/* relaxed: the worker is dead, and its stores were all made. */
-	uint64_t note = atomic_load_explicit(&w->ctl->each_started,
-					     memory_order_relaxed);
-	uint32_t begun = (uint32_t)note;
-
-	if (atomic_load(&w->ctl->slot_state[s]) == RP_SLOT_QUEUED ||
-	    note >> 32 != s || begun <= sl->each_done)
-		return 0;
-	return begun - sl->each_done < sl->nitems - sl->each_done ?
-		       begun - sl->each_done : sl->nitems - sl->each_done;
-}
-
-/*
  * The dead worker's RP_TASK_EACH chunk in sl, its record read back as t
  * and items: what it began and did not report fails as a running chunk
  * would (why); the items it never began run again, queued at *at, unless
@@ -493,12 +472,9 @@ static struct rp__batch **requeue_each(struct rp_pool *pool,
 {
 	uint32_t from;
 
-	rp__slot_fail_items(pool, w, sl, why, each_begun(w, t->slot, sl));
-	from = sl->each_done;
-	if (atomic_load(&sl->kill_canceled) || sl->each_stop_asked) {
-		rp__slot_cancel_rest(pool, w, sl);
+	if (rp__slot_each_died(pool, w, sl, why))
 		return at;
-	}
+	from = sl->each_done;
 	if (from < t->nitems) {
 		struct rp__batch b = {
 			.sink = sl->sink, .fn = sl->fn,
