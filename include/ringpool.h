@@ -404,7 +404,10 @@ struct rp_pool_opts {
  * A worker that ends unasked (killed, crashed, exited inside a task) fails
  * the chunks it held with RP_EWORKER_DIED and is replaced at once, unless
  * the restart budget is spent: then the pool is broken, every pending
- * result fails with RP_EBROKEN, and later submits return RP_EBROKEN.
+ * result fails with RP_EBROKEN, and later submits return RP_EBROKEN.  A
+ * worker that dies in a broken pool fails the task it was running with
+ * RP_EWORKER_DIED, and those queued behind it, which never started, as
+ * the pending ones failed (RP_EBROKEN, attempts 0).
  * Python: Pool(processes, initializer, initargs, maxtasksperchild).
  * Each worker gets a private pair of shared-memory rings (tasks in,
  * results out) and, unless no_pinning, worker i is pinned to the i-th CPU

@@ -637,13 +637,36 @@ void rp__drain_help_done(struct rp_pool *pool)
 }
 
 /*
- * With both locks: every chunk w still holds fails with why.  Only the
- * slots taken are looked at (neither bitmap changes under both locks): a
- * pass over all of them would fault in every page of a mostly unused
- * array, at each worker's end.
+ * A chunk of the dead worker w that runs no more: it fails with why, but
+ * with unstarted, if given, where w never began it: a chunk whose slot is
+ * still QUEUED, the items of a packed run after the one it was running.
+ * The slot states are w's to write: a lie changes only how w's own chunks
+ * fail.
+ */
+static void fail_slot(struct rp_pool *pool, struct rp__worker *w,
+		      struct rp__slot *sl, const struct rp_error *why,
+		      const struct rp_error *unstarted)
+{
+	uint32_t s = (uint32_t)(sl - w->slots);
+
+	if (!unstarted || atomic_load(&sl->canceled))
+		settle_slot(pool, w, sl, why);
+	else if (!(sl->flags & RP_TASK_EACH))
+		settle_slot(pool, w, sl,
+			    atomic_load(&w->ctl->slot_state[s]) == RP_SLOT_QUEUED ?
+				    unstarted : why);
+	else if (!rp__slot_each_died(pool, w, sl, why))
+		settle_slot(pool, w, sl, unstarted); /* the items not begun */
+}
+
+/*
+ * With both locks: every chunk w still holds fails, as fail_slot() says.
+ * Only the slots taken are looked at (neither bitmap changes under both
+ * locks): a pass over all of them would fault in every page of a mostly
+ * unused array, at each worker's end.
  */
 void rp__fail_slots(struct rp_pool *pool, struct rp__worker *w,
-		    const struct rp_error *why)
+		    const struct rp_error *why, const struct rp_error *unstarted)
 {
 	for (uint32_t k = 0; k < RP_SLOTS / 64; k++) {
 		/* A copy: settling flips bits of slot_given. */
@@ -656,7 +679,7 @@ void rp__fail_slots(struct rp_pool *pool, struct rp__worker *w,
 				&w->slots[k * 64 + (uint32_t)__builtin_ctzll(out)];
 
 			if (atomic_load_explicit(&sl->busy, memory_order_acquire))
-				settle_slot(pool, w, sl, why);
+				fail_slot(pool, w, sl, why, unstarted);
 		}
 	}
 	settled_flush(pool);

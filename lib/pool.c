@@ -314,7 +314,7 @@ static void settle_everything(struct rp_pool *pool, const struct rp_error *why)
 {
 	rp__drain_all(pool);
 	for (unsigned i = 0; i < pool->nworkers; i++)
-		rp__fail_slots(pool, &pool->workers[i], why);
+		rp__fail_slots(pool, &pool->workers[i], why, NULL);
 	rp__dispatch_fail_pending(pool, why);
 }
 

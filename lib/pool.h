@@ -401,7 +401,7 @@ void rp__progress_wake(struct rp_pool *pool);
 void rp__progress_wait(struct rp_pool *pool, uint32_t seen, int64_t deadline);
 void rp__drain_worker(struct rp_pool *pool, struct rp__worker *w);
 void rp__fail_slots(struct rp_pool *pool, struct rp__worker *w,
-		    const struct rp_error *why);
+		    const struct rp_error *why, const struct rp_error *unstarted);
 void rp__chunk_finished(struct rp_pool *pool);
 void rp__slot_release(struct rp__worker *w, struct rp__slot *sl);
 bool rp__slot_each_died(struct rp_pool *pool, struct rp__worker *w,

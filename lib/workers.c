@@ -358,6 +358,25 @@ static bool may_respawn(struct rp_pool *pool)
 	       (st == RP_POOL_OPEN || st == RP_POOL_CLOSED);
 }
 
+/*
+ * What a dead worker's chunks that it never began fail with once none may
+ * run again because the pool is broken: the reason its pending queue
+ * failed with (mark_broken), as they would have had they waited there;
+ * they never ran, so not as killed by this death.  NULL otherwise: they
+ * run again (requeue), or fail as the worker's other chunks do (the pool
+ * terminated, or joined without being broken).
+ */
+static const struct rp_error *broken_why(struct rp_pool *pool)
+{
+	int st = atomic_load(&pool->state);
+
+	if (st == RP_POOL_TERMINATED)
+		return NULL;
+	if (atomic_load(&pool->init_failed))
+		return &pool->init_error;
+	return st == RP_POOL_BROKEN ? &pool->broken_error : NULL;
+}
+
 /* The pool cannot start workers any more: fail what waits for them. */
 static void mark_broken(struct rp_pool *pool, const struct rp_error *why)
 {
@@ -573,7 +592,7 @@ void rp__worker_replace(struct rp_pool *pool, struct rp__worker *w)
 	rp__drain_worker(pool, w);
 	reap(pool, w, &why);
 	requeue(pool, w, &why);
-	rp__fail_slots(pool, w, &why);
+	rp__fail_slots(pool, w, &why, broken_why(pool));
 	note_start_failure(pool, w, &why);
 	if (atomic_load(&pool->init_failed)) {
 		if (atomic_load(&pool->state) != RP_POOL_TERMINATED)

@@ -3,7 +3,8 @@
  * Failures and what they leave behind: a task's own children die with its
  * worker, whether the worker is killed, crashes, or the pool is
  * terminated, or the owner itself is killed; nothing a task started
- * outlives the pool.
+ * outlives the pool.  And how each failure is named: a crash, the restart
+ * budget, a death in a pool already broken.
  */
 #include <errno.h>
 #include <linux/futex.h>
@@ -35,6 +36,8 @@ struct page {
 	_Atomic uint32_t grandchild;  /* futex: the pid of the task's child */
 	_Atomic uint32_t release;     /* futex: the test lets the task go */
 	_Atomic uint32_t worker;      /* the pid of the worker running it */
+	_Atomic uint32_t held;        /* futex: hold_task runs that began */
+	_Atomic uint32_t held_pid[2]; /* the worker of each hold_task */
 };
 
 static struct page *page_new(void)
@@ -332,6 +335,128 @@ static void restart_budget_breaks_pool(void **state)
 	rp_pool_destroy(pool);
 }
 
+/* Notes its worker as the which-th held, then holds until released. */
+struct hold_arg {
+	struct page *page;
+	int which;
+};
+
+static int hold_task(const void *arg, size_t len, void *res, size_t cap,
+		     rp_task_ctx_t *ctx)
+{
+	struct hold_arg a;
+
+	memcpy(&a, arg, sizeof(a));
+	atomic_store(&a.page->held_pid[a.which], (uint32_t)getpid());
+	atomic_fetch_add(&a.page->held, 1);
+	futex_wake_shared(&a.page->held);
+	while (atomic_load(&a.page->release) == 0)
+		futex_wait_shared(&a.page->release, 0, NULL);
+	return 0;
+}
+
+/* Until n hold_task runs began (a hang guard only). */
+static void wait_held(struct page *page, uint32_t n)
+{
+	struct timespec guard = { .tv_sec = GUARD_MS / 1000 };
+	uint32_t seen;
+
+	while ((seen = atomic_load(&page->held)) < n) {
+		futex_wait_shared(&page->held, seen, &guard);
+		if (atomic_load(&page->held) == seen)
+			fail_msg("%u of %u held tasks began", seen, n);
+	}
+}
+
+/* A task killed with its worker: the signal, one run, that worker. */
+static void assert_killed(rp_result_t *r, pid_t worker)
+{
+	const struct rp_error *e;
+
+	assert_int_equal(rp_result_get(r, RP_FOREVER, NULL, NULL),
+			 RP_EWORKER_DIED);
+	e = rp_result_error(r);
+	assert_non_null(e);
+	assert_int_equal(e->signal, SIGKILL);
+	assert_int_equal(e->attempts, 1);
+	assert_int_equal(e->worker_pid, worker);
+}
+
+/*
+ * In a pool already broken, a worker's death fails the tasks it had
+ * queued and never started as the pending ones failed when the pool
+ * broke: RP_EBROKEN, attempts 0, the pool's reason; the task it was
+ * running fails with RP_EWORKER_DIED, one run.  max_queued = 2: each
+ * worker holds a running task and one queued behind it, and two wait in
+ * the owner.  The first kill breaks the pool (a budget of one failure):
+ * its queued task goes back to the pending queue, which then fails.  The
+ * second kill is the case: its worker's queued task never ran.
+ */
+static void broken_pool_fails_queued_as_broken(void **state)
+{
+	struct page *page = page_new();
+	struct rp_pool_opts o = { .nworkers = 2, .max_queued = 2,
+				  .max_worker_failures = 1,
+				  .failure_window_ns = 3600 * (int64_t)1000000000 };
+	struct rp_worker_stats ws[2];
+	rp_result_t *held[2], *queued[4], *r = NULL;
+	struct rp_error e[4];
+	rp_pool_t *pool = NULL;
+	int rc[4];
+
+	memset(e, 0, sizeof(e));
+	assert_int_equal(rp_pool_create(&o, &pool), 0);
+	for (int i = 0; i < 2; i++) {
+		struct hold_arg a = { .page = page, .which = i };
+
+		assert_int_equal(rp_apply_async(pool, hold_task, &a, sizeof(a),
+						0, NULL, &held[i]),
+				 0);
+	}
+	wait_held(page, 2);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(rp_apply_async(pool, ok_task, NULL, 0, 0, NULL,
+						&queued[i]),
+				 0);
+	/* Not vacuous: each worker holds a queued task behind its held one. */
+	assert_int_equal(rp_pool_stats(pool, NULL, ws, 2), 2);
+	assert_int_equal(ws[0].outstanding, 2);
+	assert_int_equal(ws[1].outstanding, 2);
+
+	assert_int_equal(kill((pid_t)page->held_pid[0], SIGKILL), 0);
+	assert_killed(held[0], (pid_t)page->held_pid[0]);
+	/* The death broke the pool under the lock every submit takes. */
+	assert_int_equal(rp_apply_async(pool, ok_task, NULL, 0, 0, NULL, &r),
+			 RP_EBROKEN);
+	assert_null(r);
+
+	assert_int_equal(kill((pid_t)page->held_pid[1], SIGKILL), 0);
+	assert_killed(held[1], (pid_t)page->held_pid[1]);
+	for (int i = 0; i < 4; i++) {
+		rc[i] = rp_result_get(queued[i], RP_FOREVER, NULL, NULL);
+		if (rp_result_error(queued[i]))
+			e[i] = *rp_result_error(queued[i]);
+		rp_result_free(queued[i]);
+	}
+	for (int i = 0; i < 2; i++)
+		rp_result_free(held[i]);
+	assert_int_equal(rp_pool_close(pool), 0);
+	assert_int_equal(rp_pool_join(pool, RP_FOREVER), 0);
+	rp_pool_destroy(pool);
+	munmap(page, 4096);
+	/* Checked once the pool is gone: a failure leaves nothing behind. */
+	for (int i = 0; i < 4; i++)
+		print_message("# queued %d: %s, attempts %u, \"%s\"\n", i,
+			      rp_err_name(rc[i]), e[i].attempts, e[i].message);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(rc[i], RP_EBROKEN);
+		assert_int_equal(e[i].code, RP_EBROKEN);
+		assert_int_equal(e[i].attempts, 0);
+		assert_int_equal(e[i].signal, 0);
+		assert_non_null(strstr(e[i].message, "the pool is broken"));
+	}
+}
+
 /*
  * The owner killed with SIGKILL leaves nothing running: its workers get
  * their parent-death signal and take their process groups, the processes
@@ -395,6 +520,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(join_ends_task_children,
 						leak_setup, leak_teardown),
 		cmocka_unit_test_setup_teardown(restart_budget_breaks_pool,
+						leak_setup, leak_teardown),
+		cmocka_unit_test_setup_teardown(broken_pool_fails_queued_as_broken,
 						leak_setup, leak_teardown),
 		cmocka_unit_test_setup_teardown(crash_reports_backtrace,
 						leak_setup, leak_teardown),
