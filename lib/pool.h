@@ -272,8 +272,10 @@ struct rp_pool {
 	_Atomic uint32_t progress;        /* futex: bumped when unfinished hits 0
 					   * and when workers finish starting */
 	_Atomic uint32_t progress_waiters; /* threads in rp__progress_wait */
-	struct rp_error init_error;       /* the first initializer failure */
-	_Atomic int init_failed;
+	/* The first initializer failure, or while the pool starts, the first
+	 * worker death before its initializer reported (workers.c). */
+	struct rp_error init_error;
+	_Atomic int init_failed;          /* init_error is set */
 	_Atomic bool starting;            /* rp_pool_create has not returned */
 	struct rp_error broken_error;     /* why the pool broke, if it did */
 	/* The restart budget (loop thread only): the times of the last

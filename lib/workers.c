@@ -295,9 +295,13 @@ static void reap(struct rp_pool *pool, struct rp__worker *w,
 
 /*
  * While the pool starts, a worker that ends before its initializer
- * reported fails the start: its initializer crashed, and rp_pool_create
- * must say so rather than respawn it forever.  Later, such a death is an
- * ordinary failure (say a kill right after a respawn), for the budget.
+ * reported fails the start, rather than being respawned forever: with
+ * RP_EINIT if its initializer had begun (it crashed, or exited), else
+ * with its death as it was (RP_EWORKER_DIED: killed before it got so
+ * far, or there is no initializer).  Its note says which (proto.h): read
+ * only now that it is dead, and only about its own start.  Later, such a
+ * death is an ordinary failure (say a kill right after a respawn), for
+ * the budget.
  */
 static void note_start_failure(struct rp_pool *pool, struct rp__worker *w,
 			       const struct rp_error *why)
@@ -306,9 +310,12 @@ static void note_start_failure(struct rp_pool *pool, struct rp__worker *w,
 	    atomic_load(&pool->init_failed))
 		return;
 	/* Under drain_lock, as in on_init (drain.c): the record first, then
-	 * the flag that lets rp_pool_create read it. */
+	 * the flag that lets rp_pool_create read it.  relaxed: the worker
+	 * is dead, and its stores were all made. */
 	pool->init_error = *why;
-	pool->init_error.code = RP_EINIT;
+	pool->init_error.code = atomic_load_explicit(&w->ctl->init_begun,
+						     memory_order_relaxed) ?
+					RP_EINIT : RP_EWORKER_DIED;
 	atomic_store(&pool->init_failed, 1);
 	rp__progress_wake(pool);
 }
@@ -616,14 +623,16 @@ void rp__worker_replace(struct rp_pool *pool, struct rp__worker *w)
  */
 #define START_POLL_NS 200000
 
-/* Every worker reported its initializer (0), or one failed (RP_EINIT),
- * or neither yet (-EAGAIN). */
+/* Every worker reported its initializer (0), or one failed to start
+ * (RP_EINIT or RP_EWORKER_DIED, init_error's code), or neither yet
+ * (-EAGAIN). */
 static int start_state(struct rp_pool *pool)
 {
 	unsigned ready = 0;
 
+	/* seq_cst: the record was written before the flag was set. */
 	if (atomic_load(&pool->init_failed))
-		return RP_EINIT;
+		return pool->init_error.code;
 	for (unsigned i = 0; i < pool->nworkers; i++)
 		ready += atomic_load(&pool->workers[i].init_seen);
 	return ready == pool->nworkers ? 0 : -EAGAIN;
