@@ -30,6 +30,7 @@
 #include <cmocka.h>
 
 #include "leak.h"
+#include "pool_harness.h"
 #include "ringpool.h"
 
 #define GUARD_MS 30000
@@ -454,13 +455,8 @@ static void broken_pool_fails_queued_as_broken(void **state)
 	for (int i = 0; i < 4; i++)
 		print_message("# queued %d: %s, attempts %u, \"%s\"\n", i,
 			      rp_err_name(rc[i]), e[i].attempts, e[i].message);
-	for (int i = 0; i < 4; i++) {
-		assert_int_equal(rc[i], RP_EBROKEN);
-		assert_int_equal(e[i].code, RP_EBROKEN);
-		assert_int_equal(e[i].attempts, 0);
-		assert_int_equal(e[i].signal, 0);
-		assert_non_null(strstr(e[i].message, "the pool is broken"));
-	}
+	for (int i = 0; i < 4; i++)
+		p_assert_broken_unstarted(rc[i], &e[i]);
 }
 
 /* ---- a start that fails -------------------------------------------------- */

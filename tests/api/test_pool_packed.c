@@ -913,13 +913,8 @@ static void broken_pool_fails_unbegun_runs_as_broken(void **state)
 		assert_int_equal(e[i].attempts, 1);
 		assert_int_equal(e[i].worker_pid, ws[i ? !a : a].pid);
 	}
-	for (int i = 2; i < 4; i++) {
-		assert_int_equal(rc[i], RP_EBROKEN);
-		assert_int_equal(e[i].code, RP_EBROKEN);
-		assert_int_equal(e[i].attempts, 0);
-		assert_int_equal(e[i].signal, 0);
-		assert_non_null(strstr(e[i].message, "the pool is broken"));
-	}
+	for (int i = 2; i < 4; i++)
+		p_assert_broken_unstarted(rc[i], &e[i]);
 	assert_int_equal(e[2].index, 0);
 	assert_int_equal(ran_at_most_once(N_SMALL), 0);
 }
