@@ -400,8 +400,9 @@ struct rp_pool_opts {
 	size_t ring_bytes;           /* each task and result ring: a power of
 				      * two, 4 KiB .. 1 GiB; 0: 256 KiB */
 	int64_t terminate_grace_ns;  /* SIGTERM to SIGKILL; 0: 1 s */
-	struct rp_error *init_error; /* optional: filled if the initializer
-				      * fails */
+	struct rp_error *init_error; /* optional: filled if the start fails,
+				      * RP_EINIT or RP_EWORKER_DIED (see
+				      * rp_pool_create) */
 	unsigned max_worker_failures; /* restart budget: this many failures
 				      * (deaths the pool did not ask for)
 				      * within failure_window_ns break the
@@ -436,7 +437,10 @@ struct rp_pool_opts {
  * A worker that ends unasked (killed, crashed, exited inside a task) fails
  * the chunks it held with RP_EWORKER_DIED and is replaced at once, unless
  * the restart budget is spent: then the pool is broken, every pending
- * result fails with RP_EBROKEN, and later submits return RP_EBROKEN.
+ * result fails with RP_EBROKEN, and later submits return RP_EBROKEN.  A
+ * worker that dies in a broken pool fails the task it was running with
+ * RP_EWORKER_DIED, and those queued behind it, which never started, as
+ * the pending ones failed (RP_EBROKEN, attempts 0).
  * Python: Pool(processes, initializer, initargs, maxtasksperchild).
  * Each worker gets a private pair of shared-memory rings (tasks in,
  * results out) and, unless no_pinning, worker i is pinned to the i-th CPU
@@ -449,12 +453,17 @@ struct rp_pool_opts {
  * own affinity is never changed):
  * both spinning on one CPU, each hand-over would wait for a time slice.
  * The call returns once every
- * worker ran its initializer: an initializer that fails makes the call
- * fail with RP_EINIT (details in opts->init_error), never a respawn loop.
+ * worker ran its initializer: an initializer that fails (returns non-zero,
+ * or its worker dies while it runs) makes the call fail with RP_EINIT,
+ * never a respawn loop; a worker that dies while the pool starts before
+ * its initializer began, or with none, makes it fail with
+ * RP_EWORKER_DIED.  Either way opts->init_error, if given, says which
+ * worker and why (the initializer's code and message, or the signal or
+ * exit status).
  * Returns 0 and *ret_pool, -EINVAL (NULL, ring_bytes not a power of two in
  * range, initarg NULL with a length, bad start method or wait policy,
  * nworkers over 4096, max_queued over RP_MAX_QUEUED, a negative time),
- * RP_EINIT, -ENOMEM, or the errno of
+ * RP_EINIT, RP_EWORKER_DIED, -ENOMEM, or the errno of
  * a failed clone.
  */
 RP_API int rp_pool_create(const struct rp_pool_opts *opts,

@@ -131,9 +131,9 @@ static void fail_items(struct rp_pool *pool, struct rp__slot *sl,
 
 /* The next n items of an RP_TASK_EACH chunk end as a chunk failed whole
  * with why would (slot_error): they had begun, or the worker is gone. */
-void rp__slot_fail_items(struct rp_pool *pool, struct rp__worker *w,
-			 struct rp__slot *sl, const struct rp_error *why,
-			 uint32_t n)
+static void slot_fail_items(struct rp_pool *pool, struct rp__worker *w,
+			    struct rp__slot *sl, const struct rp_error *why,
+			    uint32_t n)
 {
 	struct rp_error e;
 
@@ -143,14 +143,53 @@ void rp__slot_fail_items(struct rp_pool *pool, struct rp__worker *w,
 
 /* The items of an RP_TASK_EACH chunk not reported never began, and the
  * owner cancelled them: told so, and the slot goes back. */
-void rp__slot_cancel_rest(struct rp_pool *pool, struct rp__worker *w,
-			  struct rp__slot *sl)
+static void slot_cancel_rest(struct rp_pool *pool, struct rp__worker *w,
+			     struct rp__slot *sl)
 {
 	struct rp_error e;
 
 	rp__error_set(&e, RP_ECANCELED, -1, 0, "cancelled before it started");
 	fail_items(pool, sl, &e, sl->nitems - sl->each_done);
 	rp__slot_release(w, sl);
+}
+
+/*
+ * Items of the dead worker's RP_TASK_EACH chunk in sl that it began and
+ * did not report, from its note (proto.h): one, the item it was running,
+ * unless its ring broke off earlier (corrupt).  None if it never started
+ * the chunk: the note is then from the slot's last use.
+ */
+static uint32_t each_begun(struct rp__worker *w, const struct rp__slot *sl)
+{
+	uint32_t s = (uint32_t)(sl - w->slots);
+	/* relaxed: the worker is dead, and its stores were all made. */
+	uint64_t note = atomic_load_explicit(&w->ctl->each_started,
+					     memory_order_relaxed);
+	uint32_t begun = (uint32_t)note;
+
+	if (atomic_load(&w->ctl->slot_state[s]) == RP_SLOT_QUEUED ||
+	    note >> 32 != s || begun <= sl->each_done)
+		return 0;
+	return begun - sl->each_done < sl->nitems - sl->each_done ?
+		       begun - sl->each_done : sl->nitems - sl->each_done;
+}
+
+/*
+ * The dead worker w's RP_TASK_EACH chunk in sl: the items it began and did
+ * not report fail as a running chunk would (why).  Returns true when the
+ * call had cancelled the rest: they are told so and the slot goes back.
+ * Otherwise false: the items from sl->each_done on never began, and are
+ * the caller's to run again or fail.
+ */
+bool rp__slot_each_died(struct rp_pool *pool, struct rp__worker *w,
+			struct rp__slot *sl, const struct rp_error *why)
+{
+	slot_fail_items(pool, w, sl, why, each_begun(w, sl));
+	if (atomic_load(&sl->kill_canceled) || sl->each_stop_asked) {
+		slot_cancel_rest(pool, w, sl);
+		return true;
+	}
+	return false;
 }
 
 /*
@@ -175,7 +214,7 @@ static void settle_slot(struct rp_pool *pool, struct rp__worker *w,
 	/* Packed items: each told as the chunk it stands for, then the slot
 	 * goes back (the worker is gone: no one to see it less loaded). */
 	if (report && why && (sl->flags & RP_TASK_EACH)) {
-		rp__slot_fail_items(pool, w, sl, why, n);
+		slot_fail_items(pool, w, sl, why, n);
 		rp__slot_release(w, sl);
 		return;
 	}
@@ -313,7 +352,7 @@ static int on_cancelled(struct rp_pool *pool, struct rp__worker *w,
 	if (!(sl->flags & RP_TASK_EACH) || !sl->each_stop_asked ||
 	    r->result_len != sl->each_done || sl->each_done >= sl->nitems)
 		return corrupt(w);
-	rp__slot_cancel_rest(pool, w, sl);
+	slot_cancel_rest(pool, w, sl);
 	return 0;
 }
 
@@ -598,13 +637,36 @@ void rp__drain_help_done(struct rp_pool *pool)
 }
 
 /*
- * With both locks: every chunk w still holds fails with why.  Only the
- * slots taken are looked at (neither bitmap changes under both locks): a
- * pass over all of them would fault in every page of a mostly unused
- * array, at each worker's end.
+ * A chunk of the dead worker w that runs no more: it fails with why, but
+ * with unstarted, if given, where w never began it: a chunk whose slot is
+ * still QUEUED, the items of a packed run after the one it was running.
+ * The slot states are w's to write: a lie changes only how w's own chunks
+ * fail.
+ */
+static void fail_slot(struct rp_pool *pool, struct rp__worker *w,
+		      struct rp__slot *sl, const struct rp_error *why,
+		      const struct rp_error *unstarted)
+{
+	uint32_t s = (uint32_t)(sl - w->slots);
+
+	if (!unstarted || atomic_load(&sl->canceled))
+		settle_slot(pool, w, sl, why);
+	else if (!(sl->flags & RP_TASK_EACH))
+		settle_slot(pool, w, sl,
+			    atomic_load(&w->ctl->slot_state[s]) == RP_SLOT_QUEUED ?
+				    unstarted : why);
+	else if (!rp__slot_each_died(pool, w, sl, why))
+		settle_slot(pool, w, sl, unstarted); /* the items not begun */
+}
+
+/*
+ * With both locks: every chunk w still holds fails, as fail_slot() says.
+ * Only the slots taken are looked at (neither bitmap changes under both
+ * locks): a pass over all of them would fault in every page of a mostly
+ * unused array, at each worker's end.
  */
 void rp__fail_slots(struct rp_pool *pool, struct rp__worker *w,
-		    const struct rp_error *why)
+		    const struct rp_error *why, const struct rp_error *unstarted)
 {
 	for (uint32_t k = 0; k < RP_SLOTS / 64; k++) {
 		/* A copy: settling flips bits of slot_given. */
@@ -617,7 +679,7 @@ void rp__fail_slots(struct rp_pool *pool, struct rp__worker *w,
 				&w->slots[k * 64 + (uint32_t)__builtin_ctzll(out)];
 
 			if (atomic_load_explicit(&sl->busy, memory_order_acquire))
-				settle_slot(pool, w, sl, why);
+				fail_slot(pool, w, sl, why, unstarted);
 		}
 	}
 	settled_flush(pool);

@@ -477,9 +477,14 @@ static int iter_alloc(struct rp_iter *it)
 {
 	uint64_t bytes;
 
-	/* The window's buffers: sizes a caller may make absurd. */
-	if (__builtin_mul_overflow(it->window, it->result_size, &bytes) ||
-	    __builtin_mul_overflow(it->window, it->in.item_size, &bytes) ||
+	/*
+	 * The window's buffers: sizes a caller may make absurd.  Its byte
+	 * size is window * (item_size + result_size) (the sum was checked in
+	 * imap()), which may overflow though each product alone does not;
+	 * below it, neither buffer's size nor its + 1 wraps.
+	 */
+	if (__builtin_mul_overflow(it->window,
+				   it->in.item_size + it->result_size, &bytes) ||
 	    bytes == UINT64_MAX)
 		return -EOVERFLOW;
 	it->nchunks = it->window / it->chunksize;

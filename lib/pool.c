@@ -228,7 +228,8 @@ RP_API int rp_pool_create(const struct rp_pool_opts *opts, rp_pool_t **ret_pool)
 		err = rp__workers_wait_started(pool);
 	atomic_store(&pool->starting, false);
 	if (err < 0) {
-		if (err == RP_EINIT && opts->init_error)
+		if ((err == RP_EINIT || err == RP_EWORKER_DIED) &&
+		    opts->init_error)
 			*opts->init_error = pool->init_error;
 		rp_pool_destroy(pool);
 		return err;
@@ -308,7 +309,7 @@ static void settle_everything(struct rp_pool *pool, const struct rp_error *why)
 {
 	rp__drain_all(pool);
 	for (unsigned i = 0; i < pool->nworkers; i++)
-		rp__fail_slots(pool, &pool->workers[i], why);
+		rp__fail_slots(pool, &pool->workers[i], why, NULL);
 	rp__dispatch_fail_pending(pool, why);
 }
 

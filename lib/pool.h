@@ -276,8 +276,10 @@ struct rp_pool {
 	_Atomic uint32_t progress;        /* futex: bumped when unfinished hits 0
 					   * and when workers finish starting */
 	_Atomic uint32_t progress_waiters; /* threads in rp__progress_wait */
-	struct rp_error init_error;       /* the first initializer failure */
-	_Atomic int init_failed;
+	/* The first initializer failure, or while the pool starts, the first
+	 * worker death before its initializer reported (workers.c). */
+	struct rp_error init_error;
+	_Atomic int init_failed;          /* init_error is set */
 	_Atomic bool starting;            /* rp_pool_create has not returned */
 	struct rp_error broken_error;     /* why the pool broke, if it did */
 	/* The restart budget (loop thread only): the times of the last
@@ -405,14 +407,11 @@ void rp__progress_wake(struct rp_pool *pool);
 void rp__progress_wait(struct rp_pool *pool, uint32_t seen, int64_t deadline);
 void rp__drain_worker(struct rp_pool *pool, struct rp__worker *w);
 void rp__fail_slots(struct rp_pool *pool, struct rp__worker *w,
-		    const struct rp_error *why);
+		    const struct rp_error *why, const struct rp_error *unstarted);
 void rp__chunk_finished(struct rp_pool *pool);
 void rp__slot_release(struct rp__worker *w, struct rp__slot *sl);
-void rp__slot_fail_items(struct rp_pool *pool, struct rp__worker *w,
-			 struct rp__slot *sl, const struct rp_error *why,
-			 uint32_t n);
-void rp__slot_cancel_rest(struct rp_pool *pool, struct rp__worker *w,
-			  struct rp__slot *sl);
+bool rp__slot_each_died(struct rp_pool *pool, struct rp__worker *w,
+			struct rp__slot *sl, const struct rp_error *why);
 void rp__worker_mark_corrupt(struct rp__worker *w);
 
 /* loop.c */

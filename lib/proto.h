@@ -39,6 +39,7 @@
 #define RP_PROTO_H
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ring.h"
@@ -77,7 +78,13 @@ enum rp_slot_state {
 struct rp_worker_ctl {
 	uint32_t magic;
 	uint32_t index;                   /* the worker's number */
-	uint8_t pad0[56];
+	/* 1 once the worker is about to call its initializer (relaxed),
+	 * never set if it has none.  Read by the owner only once the worker
+	 * died while the pool started, to tell a failed initializer
+	 * (RP_EINIT) from a death before it (workers.c).  Untrusted: a false
+	 * note can only change how that worker's own start failure is named. */
+	RP_ATOMIC(uint32_t) init_begun;
+	uint8_t pad0[52];
 	RP_ATOMIC(uint32_t) slot_state[RP_SLOTS];
 	/* Written by the worker's crash handler (crash.c); read by the owner
 	 * only once the worker is dead, so never concurrently.  Untrusted
@@ -123,6 +130,8 @@ struct rp_worker_ctl {
 
 static_assert(sizeof(struct rp_worker_ctl) <= RP_WORKER_CTL_BYTES,
 	      "control block fits its space");
+static_assert(offsetof(struct rp_worker_ctl, slot_state) == 64,
+	      "slot states start on a line of their own");
 
 /* rp_task_rec.flags */
 #define RP_TASK_APPLY 0x1u   /* one item, result length may shrink, index -1 */

@@ -617,6 +617,10 @@ static int run_initializer(struct worker *w, const struct rp_worker_args *a,
 	int rc = 0;
 
 	if (init) {
+		/* relaxed: the owner reads it only once we are dead, should
+		 * we die before we report (proto.h). */
+		atomic_store_explicit(&w->ctl->init_begun, 1,
+				      memory_order_relaxed);
 		rc = init(a->initarg_len ? initarg : NULL, a->initarg_len, &ctx);
 		if (rc != 0 && ctx.code != rc) {
 			ctx.code = rc;

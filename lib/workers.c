@@ -393,9 +393,13 @@ static void reap(struct rp_pool *pool, struct rp__worker *w,
 
 /*
  * While the pool starts, a worker that ends before its initializer
- * reported fails the start: its initializer crashed, and rp_pool_create
- * must say so rather than respawn it forever.  Later, such a death is an
- * ordinary failure (say a kill right after a respawn), for the budget.
+ * reported fails the start, rather than being respawned forever: with
+ * RP_EINIT if its initializer had begun (it crashed, or exited), else
+ * with its death as it was (RP_EWORKER_DIED: killed before it got so
+ * far, or there is no initializer).  Its note says which (proto.h): read
+ * only now that it is dead, and only about its own start.  Later, such a
+ * death is an ordinary failure (say a kill right after a respawn), for
+ * the budget.
  */
 static void note_start_failure(struct rp_pool *pool, struct rp__worker *w,
 			       const struct rp_error *why)
@@ -404,9 +408,12 @@ static void note_start_failure(struct rp_pool *pool, struct rp__worker *w,
 	    atomic_load(&pool->init_failed))
 		return;
 	/* Under drain_lock, as in on_init (drain.c): the record first, then
-	 * the flag that lets rp_pool_create read it. */
+	 * the flag that lets rp_pool_create read it.  relaxed: the worker
+	 * is dead, and its stores were all made. */
 	pool->init_error = *why;
-	pool->init_error.code = RP_EINIT;
+	pool->init_error.code = atomic_load_explicit(&w->ctl->init_begun,
+						     memory_order_relaxed) ?
+					RP_EINIT : RP_EWORKER_DIED;
 	atomic_store(&pool->init_failed, 1);
 	rp__progress_wake(pool);
 }
@@ -457,6 +464,25 @@ static bool may_respawn(struct rp_pool *pool)
 
 	return !pool->stopping && !atomic_load(&pool->init_failed) &&
 	       (st == RP_POOL_OPEN || st == RP_POOL_CLOSED);
+}
+
+/*
+ * What a dead worker's chunks that it never began fail with once none may
+ * run again because the pool is broken: the reason its pending queue
+ * failed with (mark_broken), as they would have had they waited there;
+ * they never ran, so not as killed by this death.  NULL otherwise: they
+ * run again (requeue), or fail as the worker's other chunks do (the pool
+ * terminated, or joined without being broken).
+ */
+static const struct rp_error *broken_why(struct rp_pool *pool)
+{
+	int st = atomic_load(&pool->state);
+
+	if (st == RP_POOL_TERMINATED)
+		return NULL;
+	if (atomic_load(&pool->init_failed))
+		return &pool->init_error;
+	return st == RP_POOL_BROKEN ? &pool->broken_error : NULL;
 }
 
 /* The pool cannot start workers any more: fail what waits for them. */
@@ -556,27 +582,6 @@ static struct rp__slot *rerun_slot(struct rp__worker *w,
 }
 
 /*
- * Items of the dead worker's RP_TASK_EACH chunk in slot s that it began
- * and did not report, from its note (proto.h): one, the item it was
- * running, unless its ring broke off earlier (corrupt).  None if it never
- * started the chunk: the note is then from the slot's last use.
- */
-static uint32_t each_begun(struct rp__worker *w, uint32_t s,
-			   const struct rp__slot *sl)
-{
-	/* relaxed: the worker is dead, and its stores were all made. */
-	uint64_t note = atomic_load_explicit(&w->ctl->each_started,
-					     memory_order_relaxed);
-	uint32_t begun = (uint32_t)note;
-
-	if (atomic_load(&w->ctl->slot_state[s]) == RP_SLOT_QUEUED ||
-	    note >> 32 != s || begun <= sl->each_done)
-		return 0;
-	return begun - sl->each_done < sl->nitems - sl->each_done ?
-		       begun - sl->each_done : sl->nitems - sl->each_done;
-}
-
-/*
  * The dead worker's RP_TASK_EACH chunk in sl, its record read back as t
  * and items: what it began and did not report fails as a running chunk
  * would (why); the items it never began run again, queued at *at, unless
@@ -594,12 +599,9 @@ static struct rp__batch **requeue_each(struct rp_pool *pool,
 {
 	uint32_t from;
 
-	rp__slot_fail_items(pool, w, sl, why, each_begun(w, t->slot, sl));
-	from = sl->each_done;
-	if (atomic_load(&sl->kill_canceled) || sl->each_stop_asked) {
-		rp__slot_cancel_rest(pool, w, sl);
+	if (rp__slot_each_died(pool, w, sl, why))
 		return at;
-	}
+	from = sl->each_done;
 	if (from < t->nitems) {
 		struct rp__batch b = {
 			.sink = sl->sink, .fn = sl->fn,
@@ -722,7 +724,7 @@ void rp__worker_replace(struct rp_pool *pool, struct rp__worker *w)
 	reap(pool, w, &why);
 	if (!requeue(pool, w, &why))
 		corrupt_victims(w, &why);
-	rp__fail_slots(pool, w, &why);
+	rp__fail_slots(pool, w, &why, broken_why(pool));
 	note_start_failure(pool, w, &why);
 	if (atomic_load(&pool->init_failed)) {
 		if (atomic_load(&pool->state) != RP_POOL_TERMINATED)
@@ -746,14 +748,16 @@ void rp__worker_replace(struct rp_pool *pool, struct rp__worker *w)
  */
 #define START_POLL_NS 200000
 
-/* Every worker reported its initializer (0), or one failed (RP_EINIT),
- * or neither yet (-EAGAIN). */
+/* Every worker reported its initializer (0), or one failed to start
+ * (RP_EINIT or RP_EWORKER_DIED, init_error's code), or neither yet
+ * (-EAGAIN). */
 static int start_state(struct rp_pool *pool)
 {
 	unsigned ready = 0;
 
+	/* seq_cst: the record was written before the flag was set. */
 	if (atomic_load(&pool->init_failed))
-		return RP_EINIT;
+		return pool->init_error.code;
 	for (unsigned i = 0; i < pool->nworkers; i++)
 		ready += atomic_load(&pool->workers[i].init_seen);
 	return ready == pool->nworkers ? 0 : -EAGAIN;

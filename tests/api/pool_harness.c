@@ -342,6 +342,15 @@ bool p_init_pid_known(pid_t pid)
 	return false;
 }
 
+void p_assert_broken_unstarted(int rc, const struct rp_error *e)
+{
+	assert_int_equal(rc, RP_EBROKEN);
+	assert_int_equal(e->code, RP_EBROKEN);
+	assert_int_equal(e->attempts, 0);
+	assert_int_equal(e->signal, 0);
+	assert_non_null(strstr(e->message, "the pool is broken"));
+}
+
 /* ---- callbacks ---- */
 
 static void cb_record(rp_result_t *res, void *user, bool ok)

@@ -150,6 +150,10 @@ struct p_rep p_apply(rp_pool_t *pool, const struct p_arg *a);
 /* Whether pid is one the initializer recorded. */
 bool p_init_pid_known(pid_t pid);
 
+/* A task that never started, failed by a worker's death in a pool the
+ * restart budget broke: as the pool's pending ones (rc, and *e). */
+void p_assert_broken_unstarted(int rc, const struct rp_error *e);
+
 /* ---- callbacks, test side ---- */
 
 /* One per async call that has callbacks: what its callbacks saw. */

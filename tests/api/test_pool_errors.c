@@ -293,6 +293,24 @@ static void imap_bad_input(void **state)
 		in = (struct rp_input){ .producer = never_producer,
 					.user = &calls };
 		assert_int_equal(imap(pool, p_task, &in, rs, 0, &it), -EINVAL);
+		/*
+		 * A window whose byte size, window * (item_size +
+		 * result_size), overflows though each size and their sum do
+		 * not: the window holds nworkers items at least (2 here),
+		 * and each item costs 2^63 bytes.  The array is never read.
+		 */
+		for (int k = 0; k < 2; k++) {
+			const size_t half = SIZE_MAX / 4 + 1, odd = SIZE_MAX / 2;
+
+			in = k ? good : (struct rp_input){
+				.producer = never_producer, .user = &calls };
+			in.item_size = half;
+			assert_int_equal(imap(pool, p_task, &in, half, 0, &it),
+					 -EOVERFLOW);
+			in.item_size = 8;
+			assert_int_equal(imap(pool, p_task, &in, odd, 0, &it),
+					 -EOVERFLOW);
+		}
 		assert_ptr_equal(it, SENTINEL_IT);
 		assert_int_equal(imap(pool, p_task, &good, rs, 0, NULL),
 				 -EINVAL);

@@ -6,10 +6,11 @@
  * running and the rest of the run runs elsewhere; a failing item fails
  * only itself; a cancel stops what has not started and, with force, the
  * rest of a killed run; a run never makes a worker hold more chunks than
- * max_queued.  Every item counts its runs in a page shared with the
- * workers, so "ran once" is checked for each item, not inferred.  Hostile
- * items lie about their own slot in their worker's region (packed_region.h)
- * and the owner must still tell each item once.
+ * max_queued; in a pool already broken, a death fails the runs not begun
+ * as broken, as the pending ones.  Every item counts its runs in a page
+ * shared with the workers, so "ran once" is checked for each item, not
+ * inferred.  Hostile items lie about their own slot in their worker's
+ * region (packed_region.h) and the owner must still tell each item once.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -822,6 +823,102 @@ static void lie_then_cancel_tells_once(void **state)
 	close_join(pool, N_SMALL + N_BIG);
 }
 
+/* rp_apply_async of one pk_item, the result the caller's. */
+static rp_result_t *apply_item(rp_pool_t *pool, const struct pk_item *it)
+{
+	rp_result_t *res = NULL;
+
+	assert_int_equal(rp_apply_async(pool, pk_task, it, sizeof(*it),
+					sizeof(struct pk_res), NULL, &res),
+			 0);
+	return res;
+}
+
+/* The outcome of a result within the guard, its error copied out (zero
+ * if none), and the result freed. */
+static int take(rp_result_t *res, struct rp_error *e)
+{
+	const struct rp_error *err;
+	int rc = map_get(res, &err);
+
+	memset(e, 0, sizeof(*e));
+	if (err)
+		*e = *err;
+	rp_result_free(res);
+	return rc;
+}
+
+/*
+ * 10. In a pool already broken, a worker's death fails the packed runs it
+ * had queued and never begun as the pending queue failed when the pool
+ * broke: RP_EBROKEN, attempts 0; the task it was running fails with
+ * RP_EWORKER_DIED.  Two held applies keep both workers busy, a third
+ * waits behind one of them (A); the map's first run, item 0 on, then goes
+ * to the other (B), the least loaded, and its runs stay queued.  Killing
+ * A breaks the pool (a budget of one failure): its runs go back to the
+ * pending queue, which then fails.  Killing B is the case: the map's
+ * first error, item 0's, is from B's death.  Nothing of the map ran.
+ */
+static void broken_pool_fails_unbegun_runs_as_broken(void **state)
+{
+	rp_pool_t *pool = pool_new(0, 1);
+	const int hold_a = N_BIG - 1, hold_b = N_BIG - 2;
+	struct pk_item held[2] = {
+		{ .index = hold_a, .flags = PK_COUNT | PK_HOLD },
+		{ .index = hold_b, .flags = PK_COUNT | PK_HOLD },
+	}, behind = { .index = N_BIG - 3 };
+	rp_result_t *held_res[2], *behind_res, *res, *r = NULL;
+	struct rp_worker_stats ws[NWORKERS];
+	struct rp_error e[4];
+	int rc[4], a;
+
+	for (int i = 0; i < 2; i++)
+		held_res[i] = apply_item(pool, &held[i]);
+	wait_held();
+	behind_res = apply_item(pool, &behind);
+	memset(ws, 0, sizeof(ws));
+	assert_int_equal(rp_pool_stats(pool, NULL, ws, NWORKERS), NWORKERS);
+	a = ws[0].outstanding == 2 ? 0 : 1;
+	assert_int_equal(ws[a].outstanding, 2);
+	assert_int_equal(ws[!a].outstanding, 1);
+	/* Which held apply runs on A: swap so that held[0] is A's. */
+	if (pg->pid[hold_a] != ws[a].pid) {
+		rp_result_t *t = held_res[0];
+
+		held_res[0] = held_res[1];
+		held_res[1] = t;
+	}
+	fill(N_SMALL, PK_COUNT);
+	res = map_async(pool, N_SMALL);
+
+	assert_int_equal(kill(ws[a].pid, SIGKILL), 0);
+	rc[0] = take(held_res[0], &e[0]);
+	/* The death broke the pool under the lock every submit takes. */
+	assert_int_equal(rp_apply_async(pool, pk_task, &behind, sizeof(behind),
+					sizeof(struct pk_res), NULL, &r),
+			 RP_EBROKEN);
+	assert_null(r);
+	assert_int_equal(kill(ws[!a].pid, SIGKILL), 0);
+	rc[1] = take(held_res[1], &e[1]);
+	rc[2] = take(res, &e[2]);
+	rc[3] = take(behind_res, &e[3]);
+	print_message("# map: %s, index %lld, attempts %u, \"%s\"\n",
+		      rp_err_name(rc[2]), (long long)e[2].index, e[2].attempts,
+		      e[2].message);
+	close_join(pool, N_SMALL + 3);
+
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(rc[i], RP_EWORKER_DIED);
+		assert_int_equal(e[i].signal, SIGKILL);
+		assert_int_equal(e[i].attempts, 1);
+		assert_int_equal(e[i].worker_pid, ws[i ? !a : a].pid);
+	}
+	for (int i = 2; i < 4; i++)
+		p_assert_broken_unstarted(rc[i], &e[i]);
+	assert_int_equal(e[2].index, 0);
+	assert_int_equal(ran_at_most_once(N_SMALL), 0);
+}
+
 /* ---- fixtures ---- */
 
 static int pk_group_setup(void **state)
@@ -863,6 +960,7 @@ int main(void)
 		PK_T(stats_count_each_requeued_item),
 		PK_T(lie_then_die_tells_once),
 		PK_T(lie_then_cancel_tells_once),
+		PK_T(broken_pool_fails_unbegun_runs_as_broken),
 	};
 
 	/* The page stays mapped: the zygote's snapshot outlives the group. */

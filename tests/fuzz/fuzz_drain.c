@@ -443,7 +443,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* The worker dies (killed, if corrupt): loop.c fails what it held. */
 	rp__error_set(&why, RP_ECORRUPT, -1, w->pid, "fuzz: worker gone");
-	rp__fail_slots(pool, w, &why);
+	rp__fail_slots(pool, w, &why, NULL);
 	check_told(pool, w, sinks);
 
 	/* Every chunk completed exactly once; every reference given back. */
