@@ -394,7 +394,8 @@ pid_t rp__zygote_owner(const struct rp__zygote *z)
 
 pid_t rp__zygote_pid(const struct rp__zygote *z)
 {
-	return z && z->sock >= 0 ? z->pid : 0;
+	/* pid is set before the record is shared and never changes. */
+	return z ? z->pid : 0;
 }
 
 void rp__zygote_forget(struct rp__zygote *z)

@@ -48,7 +48,7 @@ int rp__zygote_spawn_many(struct rp__zygote *z,
 /* The pid that created the zygote (its children's parent). */
 pid_t rp__zygote_owner(const struct rp__zygote *z);
 
-/* The zygote's own pid, 0 for NULL or once released. */
+/* The zygote's own pid (it may have ended since), 0 for NULL. */
 pid_t rp__zygote_pid(const struct rp__zygote *z);
 
 /*

@@ -315,6 +315,28 @@ const struct p_rep *p_get(rp_result_t *res)
 	return data;
 }
 
+void p_on_every_worker(rp_pool_t *pool, unsigned n, pid_t *ret_pids)
+{
+	rp_result_t *r[P_SLOTS];
+
+	assert_true(n <= P_SLOTS);
+	p_sh->count = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct p_arg a = { .slot = -1, .flags = P_COUNT,
+				   .target = (int32_t)n, .value = i };
+
+		r[i] = p_submit(pool, &a, NULL);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const struct p_rep *rep = p_get(r[i]);
+
+		assert_int_equal(rep->value, i);
+		if (ret_pids)
+			ret_pids[i] = rep->pid;
+		rp_result_free(r[i]);
+	}
+}
+
 struct p_rep p_apply(rp_pool_t *pool, const struct p_arg *a)
 {
 	struct p_rep r;

@@ -142,6 +142,9 @@ void p_iter_free(rp_iter_t *it);
 /* rp_apply_async (asserting 0) of p_task with *a. */
 rp_result_t *p_submit(rp_pool_t *pool, const struct p_arg *a,
 		      const struct rp_submit_opts *opts);
+/* n tasks at once, one on each of the pool's n workers (they meet at
+ * p_sh->count, which this resets); their pids in ret_pids (may be NULL). */
+void p_on_every_worker(rp_pool_t *pool, unsigned n, pid_t *ret_pids);
 /* rp_result_get within the guard, asserting 0 and a whole p_rep. */
 const struct p_rep *p_get(rp_result_t *res);
 /* rp_apply of p_task, asserting 0. */

@@ -65,24 +65,6 @@ static rp_pool_t *pool_from_ended_thread(enum rp_start_method m)
 	return p_track(mk.pool);
 }
 
-/* One task on every worker at once (they meet at a count), their pids. */
-static void run_on_every_worker(rp_pool_t *pool, pid_t *pids)
-{
-	rp_result_t *r[NWORKERS];
-
-	p_sh->count = 0;
-	for (int i = 0; i < NWORKERS; i++) {
-		struct p_arg a = { .slot = -1, .flags = P_COUNT,
-				   .target = NWORKERS, .value = i };
-
-		r[i] = p_submit(pool, &a, NULL);
-	}
-	for (int i = 0; i < NWORKERS; i++) {
-		pids[i] = p_get(r[i])->pid;
-		rp_result_free(r[i]);
-	}
-}
-
 static bool known_pid(const struct rp_worker_stats *ws, pid_t pid)
 {
 	for (int i = 0; i < NWORKERS; i++)
@@ -100,7 +82,7 @@ static void pool_outlives_creator(enum rp_start_method m)
 
 	/* The workers the ended thread started. */
 	assert_int_equal(rp_pool_stats(pool, NULL, ws, NWORKERS), NWORKERS);
-	run_on_every_worker(pool, pids);
+	p_on_every_worker(pool, NWORKERS, pids);
 	for (int i = 0; i < NWORKERS; i++)
 		if (!known_pid(ws, pids[i]))
 			fail_msg("a task ran in %d, not in a worker the creating "

@@ -169,6 +169,19 @@ static void reaper_report(void)
 		      atomic_load(&reaped.n));
 }
 
+/* fn(method, reaper) as four cases: each reaper, each start method. */
+#define REAPERS(fn)                                                            \
+	static void fn##_handler(enum rp_start_method m)                       \
+	{                                                                      \
+		fn(m, HANDLER);                                                \
+	}                                                                      \
+	BOTH(fn##_handler)                                                     \
+	static void fn##_thread(enum rp_start_method m)                        \
+	{                                                                      \
+		fn(m, THREAD);                                                 \
+	}                                                                      \
+	BOTH(fn##_thread)
+
 /* ---- can the kernel tell us a status another waiter took? ---------------- */
 
 struct pidfd_info_v0 {
@@ -275,17 +288,7 @@ static void worker_deaths(enum rp_start_method m, enum reaper kind)
 	reaper_stop_now(kind);
 }
 
-static void worker_deaths_handler(enum rp_start_method m)
-{
-	worker_deaths(m, HANDLER);
-}
-BOTH(worker_deaths_handler)
-
-static void worker_deaths_thread(enum rp_start_method m)
-{
-	worker_deaths(m, THREAD);
-}
-BOTH(worker_deaths_thread)
+REAPERS(worker_deaths)
 
 /* ---- processes -------------------------------------------------------------- */
 
@@ -334,17 +337,7 @@ static void process_exits(enum rp_start_method m, enum reaper kind)
 	reaper_stop_now(kind);
 }
 
-static void process_exits_handler(enum rp_start_method m)
-{
-	process_exits(m, HANDLER);
-}
-BOTH(process_exits_handler)
-
-static void process_exits_thread(enum rp_start_method m)
-{
-	process_exits(m, THREAD);
-}
-BOTH(process_exits_thread)
+REAPERS(process_exits)
 
 /* A failed case leaves no reaper behind for the next one. */
 static int teardown(void **state)

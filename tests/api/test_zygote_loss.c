@@ -45,23 +45,12 @@ static struct rp_pool_stats stats_of(rp_pool_t *pool)
 static void lose_a_worker(rp_pool_t *pool)
 {
 	struct p_arg die = { .slot = -1, .flags = P_KILL };
-	rp_result_t *r[NWORKERS];
 	rp_result_t *res = p_submit(pool, &die, NULL);
 
 	assert_int_equal(rp_result_get(res, H_GUARD_NS, NULL, NULL),
 			 RP_EWORKER_DIED);
 	rp_result_free(res);
-	p_sh->count = 0;
-	for (int i = 0; i < NWORKERS; i++) {
-		struct p_arg a = { .slot = -1, .flags = P_COUNT,
-				   .target = NWORKERS, .value = i };
-
-		r[i] = p_submit(pool, &a, NULL);
-	}
-	for (int i = 0; i < NWORKERS; i++) {
-		assert_int_equal(p_get(r[i])->value, i);
-		rp_result_free(r[i]);
-	}
+	p_on_every_worker(pool, NWORKERS, NULL);
 }
 
 /*
