@@ -691,10 +691,10 @@ static struct rp__batch *batch_dup(const struct rp__batch *b, bool borrowed)
 	*q = *b;
 	q->next = NULL;
 	if (borrowed) {
-		const unsigned char *from = b->items +
-			(b->next_index - b->base_index) * b->item_size;
-
-		memcpy(q + 1, from, len);
+		/* An apply without argument bytes has no items pointer. */
+		if (len)
+			memcpy(q + 1, b->items + (b->next_index - b->base_index) *
+					       b->item_size, len);
 		q->items = (const unsigned char *)(q + 1);
 		q->base_index = b->next_index;
 	}
