@@ -460,6 +460,12 @@ struct rp_pool_opts {
  * RP_EWORKER_DIED.  Either way opts->init_error, if given, says which
  * worker and why (the initializer's code and message, or the signal or
  * exit status).
+ * Any thread may create the pool, and it may end at once: the pool, its
+ * workers and its zygote live on until rp_pool_destroy or the end of the
+ * caller's process (see rp_process_create for how children tell the two
+ * apart).  A lost zygote (RP_START_FORKSERVER; killed from outside) is
+ * started again when a worker must next be replaced, and counted in
+ * rp_pool_stats().zygote_restarts.
  * Returns 0 and *ret_pool, -EINVAL (NULL, ring_bytes not a power of two in
  * range, initarg NULL with a length, bad start method or wait policy,
  * nworkers over 4096, max_queued over RP_MAX_QUEUED, a negative time),
