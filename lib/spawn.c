@@ -61,10 +61,16 @@ void rp__child_watch_parent(pid_t parent)
 	sigfillset(&sa.sa_mask);
 	sigemptyset(&one);
 	sigaddset(&one, RP_PARENT_GONE_SIGNAL);
-	if (sigaction(RP_PARENT_GONE_SIGNAL, &sa, NULL) < 0 ||
-	    sigprocmask(SIG_UNBLOCK, &one, NULL) < 0 ||
-	    prctl(PR_SET_PDEATHSIG, RP_PARENT_GONE_SIGNAL) < 0)
+	if (sigaction(RP_PARENT_GONE_SIGNAL, &sa, NULL) == 0) {
+		if (sigprocmask(SIG_UNBLOCK, &one, NULL) < 0 ||
+		    prctl(PR_SET_PDEATHSIG, RP_PARENT_GONE_SIGNAL) < 0)
+			_exit(127);
+	} else if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
+		/* The signal is not ours to take (valgrind keeps SIGRTMAX
+		 * for itself): SIGKILL, which ties the child to the thread
+		 * that made it, is the best left. */
 		_exit(127);
+	}
 	/* Had the parent died before prctl, nobody would signal us. */
 	on_parent_gone(RP_PARENT_GONE_SIGNAL);
 }

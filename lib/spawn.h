@@ -63,7 +63,9 @@ void rp__child_watch_group(void);
  * its parent process ends, with no window: the signal is armed first,
  * then the parent looked for.  Uses RP_PARENT_GONE_SIGNAL and its
  * handler; a child that takes that signal over, ignores or blocks it
- * outlives its parent.  Async-signal-safe.
+ * outlives its parent.  Where the signal cannot be taken (valgrind keeps
+ * SIGRTMAX), SIGKILL: the child then dies with the thread that made it.
+ * Async-signal-safe.
  */
 void rp__child_watch_parent(pid_t parent);
 
