@@ -324,17 +324,17 @@ pid_t h_find_child(const char *comm)
 	return found;
 }
 
-void h_join_thread_gone(pthread_t t, pid_t tid)
+void h_join_thread_gone(pthread_t t, const pid_t *tid)
 {
 	int64_t end = now_ns() + H_GUARD_NS;
 	char path[64];
 
 	assert_int_equal(pthread_join(t, NULL), 0);
-	snprintf(path, sizeof(path), "/proc/self/task/%d", (int)tid);
+	snprintf(path, sizeof(path), "/proc/self/task/%d", (int)*tid);
 	while (access(path, F_OK) == 0) {
 		if (now_ns() > end)
 			fail_msg("thread %d still in /proc/self/task after %d s",
-				 (int)tid, H_GUARD_S);
+				 (int)*tid, H_GUARD_S);
 		sched_yield();
 	}
 }

@@ -129,11 +129,11 @@ pid_t h_find_child(const char *comm);
 
 /*
  * pthread_join(t), then wait (bounded by the guard) until the kernel is
- * done with thread tid: it leaves /proc/self/task only after it has sent
- * the parent-death signals of the children it made, which pthread_join
- * alone does not wait for.
+ * done with the thread, whose id it wrote to *tid: it leaves
+ * /proc/self/task only after it has sent the parent-death signals of the
+ * children it made, which pthread_join alone does not wait for.
  */
-void h_join_thread_gone(pthread_t t, pid_t tid);
+void h_join_thread_gone(pthread_t t, const pid_t *tid);
 
 /* Per-test fixtures as cmocka entries: T(fn), and T2 for BOTH's pair. */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, h_setup, h_teardown)

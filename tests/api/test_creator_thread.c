@@ -59,7 +59,7 @@ static rp_pool_t *pool_from_ended_thread(enum rp_start_method m)
 	pthread_t t;
 
 	assert_int_equal(pthread_create(&t, NULL, make_pool, &mk), 0);
-	h_join_thread_gone(t, mk.tid);
+	h_join_thread_gone(t, &mk.tid);
 	if (mk.rc != 0)
 		fail_msg("rp_pool_create in a thread: %s", rp_err_name(mk.rc));
 	return p_track(mk.pool);
@@ -158,7 +158,7 @@ static void process_outlives_creator(enum rp_start_method m)
 	pid_t zygote;
 
 	assert_int_equal(pthread_create(&t, NULL, start_process, &mk), 0);
-	h_join_thread_gone(t, mk.tid);
+	h_join_thread_gone(t, &mk.tid);
 	assert_int_equal(mk.rc, 0);
 	h_track(mk.proc);
 
