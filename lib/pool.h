@@ -228,7 +228,9 @@ enum rp__pool_state {
 	RP_POOL_OPEN,
 	RP_POOL_CLOSED,
 	RP_POOL_TERMINATED,
-	RP_POOL_BROKEN,     /* a respawned worker's initializer failed */
+	RP_POOL_BROKEN,     /* the restart budget was spent, a respawned
+			     * worker's initializer failed, or no
+			     * replacement could be started */
 };
 
 struct rp_pool {
