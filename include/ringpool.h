@@ -33,6 +33,25 @@ extern "C" {
 
 #define RP_FOREVER ((int64_t)-1)
 
+/*
+ * The version of this header.  MAJOR changes with any incompatible change
+ * of the ABI (the library's SONAME is libringpool.so.MAJOR), MINOR with
+ * additions, PATCH with fixes.  RP_VERSION_HEX packs them as libuv does.
+ */
+#define RP_VERSION_MAJOR 0
+#define RP_VERSION_MINOR 1
+#define RP_VERSION_PATCH 0
+#define RP_VERSION_HEX                                                         \
+	((RP_VERSION_MAJOR << 16) | (RP_VERSION_MINOR << 8) | RP_VERSION_PATCH)
+
+/*
+ * rp_version - the version of the library in use at run time, packed as
+ * RP_VERSION_HEX: compare the two to tell a program built against one
+ * release from the library it runs with.  Never fails.  Thread-safe.
+ * Python: none (multiprocessing is versioned with Python itself).
+ */
+RP_API unsigned rp_version(void);
+
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                   */
 /* ------------------------------------------------------------------------ */

@@ -26,6 +26,7 @@ ROWFN(r_err_name_unknown,
 	str_is(f, rp_err_name(-4096 - RP_NERRORS_), "UNKNOWN"))
 ROWFN(r_err_name_int_min, str_is(f, rp_err_name(INT_MIN), "UNKNOWN"))
 ROWFN(r_err_name_int_max, str_is(f, rp_err_name(INT_MAX), "UNKNOWN"))
+ROWFN(r_version, rp_version() == RP_VERSION_HEX ? GOT_MATCH : GOT_OTHER)
 
 const struct row error_rows[] = {
 	{ "rp_strerror", "one past the last library code", r_strerror_unknown,
@@ -38,6 +39,8 @@ const struct row error_rows[] = {
 	{ "rp_err_name", "INT_MIN: \"UNKNOWN\"", r_err_name_int_min,
 	  GOT_MATCH, F_NONE },
 	{ "rp_err_name", "INT_MAX: \"UNKNOWN\"", r_err_name_int_max,
+	  GOT_MATCH, F_NONE },
+	{ "rp_version", "no input: the header's RP_VERSION_HEX", r_version,
 	  GOT_MATCH, F_NONE },
 };
 const size_t error_nrows = N_OF(error_rows);

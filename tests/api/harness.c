@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "harness.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -272,6 +273,31 @@ void h_pidfd_wait(int pidfd)
 	if (r != 1)
 		fail_msg("process did not end within the %d s guard",
 			 H_GUARD_S);
+}
+
+size_t h_header_functions(const char *path, char names[][64], size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+	size_t n = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		char *open = strchr(line, '('), *name;
+
+		if (strncmp(line, "RP_API ", 7) != 0 || !open)
+			continue;
+		name = open;
+		while (name > line && (name[-1] == '_' ||
+				       isalnum((unsigned char)name[-1])))
+			name--;
+		assert_true(n < cap && open - name < 64);
+		memcpy(names[n], name, (size_t)(open - name));
+		names[n][open - name] = '\0';
+		n++;
+	}
+	fclose(f);
+	return n;
 }
 
 /* Whether /proc/<pid>/comm reads comm. */

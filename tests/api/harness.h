@@ -121,6 +121,13 @@ void h_pidfd_wait(int pidfd);
 void h_pidfd_close(int pidfd);
 
 /*
+ * The functions declared RP_API in the header at path (the tests get the
+ * public header's path from meson as RP_PUBLIC_HEADER), at most cap of
+ * them, into names[]; returns how many.
+ */
+size_t h_header_functions(const char *path, char names[][64], size_t cap);
+
+/*
  * The one child of this process (of any of its threads) whose comm is
  * comm, or 0 when there is none; fails the test when there are several.
  * For the library's helpers, such as "rp-zygote".

@@ -54,30 +54,6 @@ static const struct {
  */
 #define MAX_API 128
 
-static size_t header_functions(char names[][64], size_t cap)
-{
-	FILE *f = fopen(RP_PUBLIC_HEADER, "r");
-	char line[256];
-	size_t n = 0;
-
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f)) {
-		char *open = strchr(line, '('), *name;
-
-		if (strncmp(line, "RP_API ", 7) != 0 || !open)
-			continue;
-		name = open;
-		while (name > line && (name[-1] == '_' || isalnum((unsigned char)name[-1])))
-			name--;
-		assert_true(n < cap && open - name < 64);
-		memcpy(names[n], name, (size_t)(open - name));
-		names[n][open - name] = '\0';
-		n++;
-	}
-	fclose(f);
-	return n;
-}
-
 static bool in_header(char names[][64], size_t n, const char *func)
 {
 	for (size_t i = 0; i < n; i++)
@@ -99,7 +75,7 @@ static int rows_for(const char *func)
 static void coverage(void **state)
 {
 	static char names[MAX_API][64];
-	size_t n = header_functions(names, MAX_API), total = 0;
+	size_t n = h_header_functions(RP_PUBLIC_HEADER, names, MAX_API), total = 0;
 	int missing = 0;
 
 	assert_true(n > 40); /* the parse found the API */
